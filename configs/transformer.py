@@ -1,0 +1,24 @@
+"""Decoder-only Transformer language model (Kaplan et al. 2020, Section 2).
+
+Variants, comma-separated after the file name:
+  size=nano|micro|tiny|mini|small|medium|base|large|xl   model shape (scaling.config.SIZES)
+  runlocal                                                shrink training for a laptop CPU
+
+  scaling-train --config configs/transformer.py:size=tiny --workdir runs/tiny
+  scaling-train --config configs/transformer.py:size=base,runlocal --workdir runs/b
+"""
+
+from scaling import config as configlib
+
+
+def get_config(arg=None):
+  args = configlib.parse_arg(arg)
+  unknown = set(args) - {"size", "runlocal"}
+  if unknown:
+    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; use size=..., runlocal")
+  c = configlib.base_config()
+  configlib.apply_size(c, args.get("size") or "tiny")
+  if "runlocal" in args:
+    configlib.apply_runlocal(c)
+  c.name = f"transformer-{c.model.size}"
+  return c

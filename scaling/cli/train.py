@@ -1,0 +1,62 @@
+"""scaling-train: train one run from an ml-collections config.
+
+  scaling-train --config configs/transformer.py:size=tiny --workdir runs/tiny \
+      --config.train.steps=300
+
+Running the same command again resumes from the latest checkpoint.
+Exit codes: 0 done, 2 bad input, 75 preempted (checkpoint saved; rerun).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Run config: path/to/config.py[:ARGS].", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show progress (a bar on a terminal).")
+
+
+def fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    fail(f"unexpected arguments {argv[1:]}; pass settings as --config.KEY=VALUE")
+  if _CONFIG.value is None:
+    fail("--config is required, e.g. --config configs/transformer.py:size=tiny")
+  if not _WORKDIR.value:
+    fail("--workdir is required: the directory for checkpoints and logs")
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  # Imported here so that --help and flag errors are fast.
+  from scaling.data.store import StoreError  # pylint: disable=g-import-not-at-top
+  from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
+  from scaling.train.checkpoint import ResumeError  # pylint: disable=g-import-not-at-top
+  from scaling.train.loop import EXIT_PREEMPTED, Preempted, train  # pylint: disable=g-import-not-at-top
+  from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
+  try:
+    summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
+  except Preempted as e:
+    print(str(e), file=sys.stderr)
+    sys.exit(EXIT_PREEMPTED)
+  except (ConfigError, ResumeError, StoreError, MeshError) as e:
+    fail(str(e))
+  print(f"done: {summary['steps']} steps, val_loss {summary['val_loss']:.4f} nats/token, "
+        f"{summary['val_bpb']:.4f} bits/byte, {summary['tokens_per_sec']:,.0f} tokens/s; "
+        f"outputs in {_WORKDIR.value}")
+
+
+def run():
+  """Console-script entry point."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

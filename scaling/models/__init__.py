@@ -1,0 +1,33 @@
+"""Model construction from a config's `model` section."""
+
+from __future__ import annotations
+
+from flax import nnx
+
+from scaling.models.transformer import Transformer, TransformerShape
+
+KINDS = ("transformer",)
+
+
+def padded_vocab(vocab_size: int, multiple: int = 128) -> int:
+  return -(-vocab_size // multiple) * multiple
+
+
+def transformer_shape(model_cfg) -> TransformerShape:
+  """A TransformerShape from a resolved `model` config section."""
+  return TransformerShape(
+      n_layer=model_cfg.n_layer, d_model=model_cfg.d_model,
+      d_ff=model_cfg.d_ff, d_attn=model_cfg.d_attn,
+      n_heads=model_cfg.n_heads, n_ctx=model_cfg.n_ctx,
+      vocab_size=model_cfg.vocab_size,
+      padded_vocab=padded_vocab(model_cfg.vocab_size),
+      dtype=model_cfg.dtype, param_dtype=model_cfg.param_dtype,
+      attention=model_cfg.attention, share_layers=model_cfg.share_layers,
+      tie_embeddings=model_cfg.tie_embeddings, dropout=model_cfg.dropout)
+
+
+def build_model(model_cfg, seed: int) -> nnx.Module:
+  """Builds the model named by `model.kind` with parameters from `seed`."""
+  if model_cfg.kind != "transformer":
+    raise ValueError(f"model.kind={model_cfg.kind!r} is unknown; use one of {KINDS}")
+  return Transformer(transformer_shape(model_cfg), rngs=nnx.Rngs(params=seed))

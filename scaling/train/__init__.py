@@ -1,0 +1,1 @@
+"""Training: state, steps, checkpoints, records and the loop."""

@@ -1,0 +1,75 @@
+"""Checkpoints with orbax's CheckpointManager and the args API.
+
+Each checkpoint holds the train state (StandardSave) and a JSON `meta` item
+with the model and data config it was made with, so a resume with a different
+model or data is refused before anything is restored or overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orbax.checkpoint as ocp
+
+# Config keys that must match for a resume; the rest (steps, logging, mesh,
+# compute dtype, attention kernel) may change between runs of one workdir.
+RESUME_KEYS = {
+    "model": ("kind", "n_layer", "d_model", "d_ff", "d_attn", "n_heads", "n_ctx",
+              "vocab_size", "param_dtype", "share_layers", "tie_embeddings"),
+    "data": ("source", "vocab", "seq_len"),
+}
+
+
+class ResumeError(ValueError):
+  pass
+
+
+def identity(config) -> dict:
+  """The part of a resolved config that a checkpoint belongs to."""
+  return {section: {k: config[section][k] for k in keys if k in config[section]}
+          for section, keys in RESUME_KEYS.items()}
+
+
+class Checkpointer:
+  def __init__(self, workdir: str, *, keep: int, async_save: bool = True):
+    self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True, enable_async_checkpointing=async_save))
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def check_compatible(self, config) -> int | None:
+    """The step to resume from, or None; raises ResumeError on a mismatch."""
+    step = self.latest_step()
+    if step is None:
+      return None
+    saved = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    saved_id, now_id = saved.meta["identity"], identity(config)
+    for section, keys in now_id.items():
+      for key, value in keys.items():
+        old = saved_id.get(section, {}).get(key)
+        if old != value:
+          raise ResumeError(
+              f"{section}.{key}={value!r} but the checkpoint in {self.directory} was made "
+              f"with {old!r}; use a new --workdir or set {section}.{key}={old!r}")
+    return step
+
+  def save(self, step: int, state, config, *, force: bool = False) -> bool:
+    return self.manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave({"identity": identity(config), "step": int(step)})),
+        force=force)
+
+  def restore(self, step: int, abstract_state):
+    restored = self.manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state)))
+    return restored.state
+
+  def wait(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.close()

@@ -1,0 +1,236 @@
+"""The training loop: from a config and a workdir to a finished, resumable run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+
+from scaling import accounting
+from scaling import config as configlib
+from scaling import sharding as shardlib
+from scaling.data import open_dataset
+from scaling.data.batches import Batches, eval_batches
+from scaling.train import optim
+from scaling.train import records
+from scaling.train import state as statelib
+from scaling.train import step as steplib
+from scaling.train.checkpoint import Checkpointer
+from scaling.train.progress import Progress
+from scaling.validation import validate
+
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: run the same command again to resume
+
+
+class Preempted(Exception):
+  """Raised after a SIGTERM/SIGINT once the checkpoint is safely on disk."""
+
+  def __init__(self, step: int):
+    super().__init__(f"preempted at step {step}; checkpoint saved, rerun to resume")
+    self.step = step
+
+
+def prepare(config):
+  """Resolves and validates a config; raises ConfigError. Writes nothing."""
+  from scaling.data.vocab import get_vocab  # pylint: disable=g-import-not-at-top
+  vocab = get_vocab(config.data.vocab)
+  resolved = configlib.resolve(config, vocab_size=vocab.vocab_size,
+                               platform=jax.default_backend())
+  validate(resolved, jax.device_count())
+  return resolved
+
+
+@dataclasses.dataclass
+class _Signals:
+  """Turns SIGTERM/SIGINT into a flag the loop checks after each step."""
+
+  received: int | None = None
+
+  def __enter__(self):
+    self._old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._old[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signum
+
+  def __exit__(self, *exc):
+    for sig, handler in self._old.items():
+      signal.signal(sig, handler)
+
+
+def evaluate(eval_fn, params, eval_sets, mesh, tokens_per_byte: float) -> dict:
+  """Mean loss (nats/token), bits per byte and per-position loss over eval_sets."""
+  totals = None
+  for batch in eval_sets:
+    out = eval_fn(params, _device_batch(batch, mesh))
+    totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
+  totals = jax.device_get(totals)
+  loss = float(totals["loss_sum"] / totals["count"])
+  per_position = totals["per_position_sum"] / (totals["count"] / len(totals["per_position_sum"]))
+  return {"val_loss": loss, "val_bpb": loss * tokens_per_byte / math.log(2),
+          "per_position_loss": [float(x) for x in per_position]}
+
+
+def _device_batch(batch, mesh):
+  sharding = shardlib.batch_sharding(mesh)
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+
+def _summary(cfg, counts, state_step, train_loss, last_eval, best_val, wall, tps,
+             status, batches):
+  n = counts["nonembedding"]
+  m = cfg.model
+  n_applied = n * (m.n_layer if m.share_layers else 1)
+  flops_per_token = accounting.train_flops_per_token(n_applied)
+  batch_tokens = cfg.train.batch_size * cfg.data.seq_len
+  tokens = state_step * batch_tokens
+  return {
+      "name": cfg.name, "status": status,
+      "n_layer": m.n_layer, "d_model": m.d_model, "n_ctx": m.n_ctx,
+      "n_params_nonembedding": n, "n_params_embedding": counts["embedding"],
+      "n_params_formula": accounting.n_formula(m.n_layer, m.d_model, m.d_attn, m.d_ff),
+      "flops_per_token": flops_per_token,
+      "c_forward_per_token": accounting.c_forward_per_token(
+          n_applied, m.n_layer, m.n_ctx, m.d_attn),
+      "steps": state_step, "batch_size": cfg.train.batch_size,
+      "batch_tokens": batch_tokens, "tokens_seen": tokens,
+      "compute_flops": float(flops_per_token) * tokens,
+      "compute_pf_days": float(flops_per_token) * tokens / accounting.PF_DAY,
+      "epochs": batches.epoch(state_step),
+      "train_tokens_available": batches.n_chunks * (cfg.data.seq_len + 1),
+      "lr": cfg.train.lr, "train_loss": train_loss,
+      "val_loss": last_eval.get("val_loss"), "best_val_loss": best_val,
+      "val_bpb": last_eval.get("val_bpb"),
+      "per_position_loss": last_eval.get("per_position_loss"),
+      "wallclock_s": wall, "tokens_per_sec": tps,
+  }
+
+
+def train(config, workdir: str, *, progress: bool = True) -> dict:
+  """Trains (or resumes) the run `config` in `workdir`; returns its summary."""
+  t_start = time.time()
+  cfg = prepare(config)
+  is_main = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+  ckpt = Checkpointer(workdir, keep=cfg.checkpoint.keep)
+  resume_step = ckpt.check_compatible(cfg)
+
+  store = open_dataset(cfg.data, progress=progress and is_main)
+  batches = Batches(store.tokens("train"), cfg.data.seq_len, cfg.train.batch_size,
+                    cfg.train.seed)
+  eval_sets = eval_batches(store.tokens("validation"), cfg.data.seq_len,
+                           cfg.train.batch_size, cfg.eval.batches)
+  tokens_per_byte = store.tokens_per_byte("validation")
+
+  mesh = shardlib.make_mesh(cfg.mesh)
+  lr_schedule = optim.schedule(cfg.train)
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
+  train_step = steplib.jit_train_step(
+      setup, steplib.make_train_step(setup, cfg.model, cfg.train, lr_schedule))
+  eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
+
+  paths = {k: os.path.join(workdir, f"{k}.jsonl") for k in ("metrics", "eval")}
+  writers = {k: records.JsonlWriter(p) for k, p in paths.items()}
+  if resume_step is None:
+    state = statelib.init_state(cfg.model, setup, cfg.train.seed)
+    start = 0
+  else:
+    state = ckpt.restore(resume_step, setup.abstract_state)
+    start = resume_step
+  if is_main:
+    records.write_json(os.path.join(workdir, "config.json"), cfg.to_dict())
+    for w in writers.values():
+      w.truncate_after(start)
+  tb = records.TensorBoard(os.path.join(workdir, "tb")) if is_main else None
+  counts = accounting.count_params(state["params"])
+  batch_tokens = cfg.train.batch_size * cfg.data.seq_len
+  bar = Progress(cfg.train.steps, start, enabled=progress and is_main)
+  bar.message(f"{cfg.name}: N={counts['nonembedding']:,} non-embedding params, "
+              f"{cfg.train.steps} steps of {batch_tokens:,} tokens, "
+              f"{'resuming at step %d' % start if start else 'from scratch'} on "
+              f"{jax.device_count()} {jax.default_backend()} device(s)")
+
+  eval_rows = records.read_jsonl(paths["eval"])
+  best_val = min((r["val_loss"] for r in eval_rows), default=float("inf"))
+  last_eval = eval_rows[-1] if eval_rows else {}
+
+  def run_eval(step):
+    nonlocal best_val, last_eval
+    last_eval = evaluate(eval_step, state["params"], eval_sets, mesh, tokens_per_byte)
+    best_val = min(best_val, last_eval["val_loss"])
+    row = {"step": step, "tokens": step * batch_tokens,
+           "val_loss": last_eval["val_loss"], "val_bpb": last_eval["val_bpb"]}
+    if is_main:
+      writers["eval"].write([row])
+      tb.scalars(step, {"val_loss": row["val_loss"], "val_bpb": row["val_bpb"]}, "eval/")
+    bar.message(f"eval step {step}: val_loss {row['val_loss']:.4f} nats/token, "
+                f"{row['val_bpb']:.4f} bits/byte")
+
+  if start == 0:
+    run_eval(0)
+
+  pending, recent_losses = [], []
+  t_log = t_steady = time.time()
+  steady_from = None
+  status = "completed"
+  step = start
+  with _Signals() as signals:
+    while step < cfg.train.steps:
+      batch = _device_batch(batches(step, jax.process_index(), jax.process_count()), mesh)
+      state, metrics = train_step(state, batch)
+      step += 1
+      pending.append((step, metrics))
+      if steady_from is None:  # the first step compiles: time from its end
+        jax.block_until_ready(metrics)
+        steady_from, t_steady, t_log = step, time.time(), time.time()
+        pending_time_base = step
+      last = step == cfg.train.steps
+      stop = signals.received is not None
+      if step % cfg.train.log_every == 0 or last or stop:
+        fetched = jax.device_get([m for _, m in pending])
+        now = time.time()
+        n_new = max(step - pending_time_base, 1)
+        tps = n_new * batch_tokens / max(now - t_log, 1e-9)
+        rows = [{"step": s, "tokens": s * batch_tokens,
+                 **{k: float(v) for k, v in m.items()}, "tokens_per_sec": tps}
+                for (s, _), m in zip(pending, fetched)]
+        recent_losses = [r["loss"] for r in rows][-cfg.train.log_every:]
+        if is_main:
+          writers["metrics"].write(rows)
+          tb.scalars(step, rows[-1])
+        bar.update(step, f"loss {rows[-1]['loss']:.4f} {tps / 1e3:.1f}K tok/s")
+        pending, t_log, pending_time_base = [], now, step
+      if step % cfg.eval.every_steps == 0 or last:
+        run_eval(step)
+      if step % cfg.checkpoint.every_steps == 0 or last or stop:
+        ckpt.save(step, state, cfg, force=True)
+      if stop and not last:
+        status = "preempted"
+        break
+  ckpt.wait()
+  bar.close()
+  wall = time.time() - t_start
+  steady_steps = step - (steady_from or step)
+  tps = steady_steps * batch_tokens / max(time.time() - t_steady, 1e-9)
+  train_loss = float(np.mean(recent_losses)) if recent_losses else None
+  summary = _summary(cfg, counts, step, train_loss, last_eval,
+                     best_val if math.isfinite(best_val) else None, wall, tps, status,
+                     batches)
+  if is_main:
+    records.write_json(os.path.join(workdir, "summary.json"), summary)
+    tb.close()
+  ckpt.close()
+  if status == "preempted":
+    raise Preempted(step)
+  return summary

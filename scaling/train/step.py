@@ -1,0 +1,75 @@
+"""The jitted train and eval steps, with explicit shardings.
+
+`make_train_step` / `make_eval_step` return plain functions of (state, batch)
+that tests can call directly; `jit_train_step` / `jit_eval_step` compile them
+with in/out shardings and a donated state.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from scaling import sharding as shardlib
+from scaling.train.loss import token_losses
+from scaling.train.state import Setup
+
+
+def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None):
+  model = nnx.merge(graphdef, params)
+  rngs = nnx.Rngs(dropout=dropout_key) if dropout_key is not None else None
+  logits_BxTxV = model(batch["inputs"], rngs)
+  return token_losses(logits_BxTxV, batch["targets"], vocab_size)
+
+
+def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule):
+  vocab_size = model_cfg.vocab_size
+  use_dropout = model_cfg.dropout > 0
+  seed = train_cfg.seed
+
+  def loss_fn(params, batch, step):
+    key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
+    return _model_losses(setup.graphdef, params, batch, vocab_size, key).mean()
+
+  def train_step(state, batch):
+    loss, grads = jax.value_and_grad(loss_fn)(state["params"], batch, state["step"])
+    updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
+    new_state = {
+        "step": state["step"] + 1,
+        "params": optax.apply_updates(state["params"], updates),
+        "opt_state": opt_state,
+    }
+    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32)}
+    return new_state, metrics
+
+  return train_step
+
+
+def make_eval_step(setup: Setup, model_cfg):
+  vocab_size = model_cfg.vocab_size
+
+  def eval_step(params, batch):
+    loss_BxT = _model_losses(setup.graphdef, params, batch, vocab_size)
+    return {"loss_sum": loss_BxT.sum(), "count": jnp.asarray(loss_BxT.size, jnp.float32),
+            "per_position_sum": loss_BxT.sum(axis=0)}
+
+  return eval_step
+
+
+def jit_train_step(setup: Setup, train_step):
+  rep = shardlib.replicated(setup.mesh)
+  batch = {"inputs": shardlib.batch_sharding(setup.mesh),
+           "targets": shardlib.batch_sharding(setup.mesh)}
+  return jax.jit(train_step, in_shardings=(setup.state_shardings, batch),
+                 out_shardings=(setup.state_shardings, rep), donate_argnums=0)
+
+
+def jit_eval_step(setup: Setup, eval_step):
+  rep = shardlib.replicated(setup.mesh)
+  batch = {"inputs": shardlib.batch_sharding(setup.mesh),
+           "targets": shardlib.batch_sharding(setup.mesh)}
+  return jax.jit(eval_step, in_shardings=(setup.state_shardings["params"], batch),
+                 out_shardings=rep)

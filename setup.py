@@ -1,0 +1,36 @@
+"""scaling: Kaplan et al. (2020) scaling laws, reproduced in JAX."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="scaling",
+    version="0.1.0",
+    description="Reproduce and extend 'Scaling Laws for Neural Language Models' in JAX/Flax.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["scaling", "scaling.*"]),
+    install_requires=[
+        "jax>=0.10",
+        "flax>=0.12",
+        "optax>=0.2.5",
+        "orbax-checkpoint>=0.11",
+        "ml-collections>=1.0",
+        "numpy>=1.26",
+        "absl-py",
+        "tensorboardX>=2.6",
+        "scipy>=1.11",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        "data": ["seqio>=0.0.19", "tensorflow-datasets>=4.9"],
+        "dev": ["pytest>=8", "pytest-xdist>=3"],
+    },
+    entry_points={
+        "console_scripts": [
+            "scaling-train=scaling.cli.train:run",
+            "scaling-fit=scaling.cli.fit:main",
+            "scaling-plan=scaling.cli.plan:main",
+        ],
+    },
+)
