@@ -200,8 +200,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
       if step % cfg.train.log_every == 0 or last or stop:
         fetched = jax.device_get([m for _, m in pending])
         now = time.time()
-        n_new = max(step - pending_time_base, 1)
-        tps = n_new * batch_tokens / max(now - t_log, 1e-9)
+        n_new = step - pending_time_base  # steps timed since the last flush
+        tps = n_new * batch_tokens / max(now - t_log, 1e-9) if n_new else None
         rows = [{"step": s, "tokens": s * batch_tokens,
                  **{k: float(v) for k, v in m.items()}, "tokens_per_sec": tps}
                 for (s, _), m in zip(pending, fetched)]
@@ -209,7 +209,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
         if is_main:
           writers["metrics"].write(rows)
           tb.scalars(step, rows[-1])
-        bar.update(step, f"loss {rows[-1]['loss']:.4f} {tps / 1e3:.1f}K tok/s")
+        bar.update(step, f"loss {rows[-1]['loss']:.4f}"
+                   + (f" {tps / 1e3:.1f}K tok/s" if tps else ""))
         pending, t_log, pending_time_base = [], now, step
       if step % cfg.eval.every_steps == 0 or last:
         run_eval(step)
