@@ -31,6 +31,7 @@ setup(
             "scaling-train=scaling.cli.train:run",
             "scaling-fit=scaling.cli.fit:main",
             "scaling-plan=scaling.cli.plan:main",
+            "scaling-sweep=scaling.cli.sweep:main",
         ],
     },
 )

@@ -1,0 +1,1 @@
+"""Sweeps: experiment files and the runner that trains their members."""

@@ -1,0 +1,112 @@
+"""Experiment files: one sweep (a paper figure) per Python file.
+
+An experiment file `experiments/X.py` defines
+  get_config(arg=None) -> ml_collections.ConfigDict   the base run config
+  sweep(arg=None) -> list of {"name": str, "overrides": {"train.steps": 100, ...}}
+  analyze(sweep_dir, arg=None) -> dict                 optional: fits and figures
+and is addressed as `experiments/X.py[:ARG]`, as run configs are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import re
+import sys
+from types import ModuleType
+
+import ml_collections
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
+
+
+class ExperimentError(ValueError):
+  pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+  name: str
+  overrides: dict
+
+  def flags(self) -> list[str]:
+    """`--config.KEY=VALUE` flags for scaling-train."""
+    return [f"--config.{k}={_flag_value(v)}" for k, v in self.overrides.items()]
+
+
+def _flag_value(value) -> str:
+  if isinstance(value, (list, tuple)):
+    return ",".join(_flag_value(v) for v in value)
+  return str(value)
+
+
+@dataclasses.dataclass
+class Experiment:
+  path: str
+  arg: str | None
+  module: ModuleType
+
+  @property
+  def spec(self) -> str:
+    return self.path + (f":{self.arg}" if self.arg else "")
+
+  def base_config(self) -> ml_collections.ConfigDict:
+    return self.module.get_config(self.arg)
+
+  def members(self) -> list[Member]:
+    raw = self.module.sweep(self.arg)
+    members, seen = [], set()
+    for i, entry in enumerate(raw):
+      name, overrides = entry.get("name"), dict(entry.get("overrides", {}))
+      if not isinstance(name, str) or not _NAME.match(name):
+        raise ExperimentError(f"{self.path}: sweep member {i} has name {name!r}; use "
+                              "letters, digits and _.=- only")
+      if name in seen:
+        raise ExperimentError(f"{self.path}: sweep member name {name!r} appears twice")
+      seen.add(name)
+      members.append(Member(name, overrides))
+    if not members:
+      raise ExperimentError(f"{self.path}:{self.arg or ''} defines no sweep members")
+    return members
+
+  def member_config(self, member: Member) -> ml_collections.ConfigDict:
+    """The base config with the member's overrides applied (type-checked)."""
+    config = self.base_config()
+    for key, value in member.overrides.items():
+      node = config
+      *parents, leaf = key.split(".")
+      try:
+        for part in parents:
+          node = node[part]
+        if leaf not in node:
+          raise KeyError(leaf)
+        node[leaf] = value
+      except (KeyError, AttributeError):
+        raise ExperimentError(f"{self.path}: member {member.name!r} overrides unknown "
+                              f"key {key!r}") from None
+      except TypeError as e:
+        raise ExperimentError(f"{self.path}: member {member.name!r} sets {key}={value!r}: "
+                              f"{e}") from None
+    config.name = member.name
+    return config
+
+  def analyze(self, sweep_dir: str):
+    fn = getattr(self.module, "analyze", None)
+    return fn(sweep_dir, self.arg) if fn else None
+
+
+def load_experiment(spec: str) -> Experiment:
+  path, _, arg = spec.partition(":")
+  if not os.path.isfile(path):
+    raise ExperimentError(f"experiment file {path!r} does not exist")
+  name = "_scaling_experiment_" + re.sub(r"\W", "_", os.path.abspath(path))
+  module_spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(module_spec)
+  sys.modules[name] = module
+  module_spec.loader.exec_module(module)
+  for fn in ("get_config", "sweep"):
+    if not callable(getattr(module, fn, None)):
+      raise ExperimentError(f"{path} defines no {fn}(arg); an experiment needs "
+                            "get_config and sweep")
+  return Experiment(path=path, arg=arg or None, module=module)
