@@ -95,7 +95,8 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1    # -1: every device not used by the other axes
-  c.mesh.model = 1
+  c.mesh.fsdp = 1     # parameters and optimizer state sharded over this axis
+  c.mesh.model = 1    # tensor parallel: heads, MLP and vocabulary split
   return c
 
 

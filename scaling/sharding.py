@@ -7,6 +7,8 @@ mesh axis does not divide is replicated instead.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import jax
@@ -14,15 +16,20 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-MESH_AXES = ("data", "model")
+MESH_AXES = ("data", "fsdp", "model")
 
-# logical axis -> mesh axis (None: replicated)
+# logical axis -> mesh axis or axes (None: replicated). Parameters are sharded
+# over `fsdp` along their embedding dimension (fully sharded data parallel) and
+# over `model` along heads, MLP and vocabulary (tensor parallel); activations
+# are split over the batch on both data axes.
 LOGICAL_RULES = {
-    "batch": "data",
-    "embed": None,
+    "batch": ("data", "fsdp"),
+    "embed": "fsdp",
     "heads": "model",
     "mlp": "model",
     "vocab": "model",
+    "act_embed": None,
+    "act_length": None,
 }
 
 
@@ -30,17 +37,19 @@ class MeshError(ValueError):
   pass
 
 
-def mesh_shape(mesh_cfg, n_devices: int) -> tuple[int, int]:
-  """(data, model) sizes; data = -1 takes every device the others leave."""
-  model = mesh_cfg.model
-  if model < 1 or n_devices % model:
-    raise MeshError(f"mesh.model={model} must be >= 1 and divide the {n_devices} devices")
-  data = mesh_cfg.data if mesh_cfg.data != -1 else n_devices // model
-  if data < 1 or data * model != n_devices:
+def mesh_shape(mesh_cfg, n_devices: int) -> tuple[int, int, int]:
+  """(data, fsdp, model) sizes; data = -1 takes every device the others leave."""
+  fsdp, model = mesh_cfg.get("fsdp", 1), mesh_cfg.model
+  if model < 1 or fsdp < 1 or n_devices % (model * fsdp):
+    raise MeshError(f"mesh.fsdp={fsdp} x mesh.model={model} must divide the "
+                    f"{n_devices} devices")
+  data = mesh_cfg.data if mesh_cfg.data != -1 else n_devices // (model * fsdp)
+  if data < 1 or data * fsdp * model != n_devices:
     raise MeshError(
-        f"mesh.data={mesh_cfg.data} x mesh.model={model} = {data * model} does not "
-        f"match the {n_devices} devices; set mesh.data=-1 or a product of {n_devices}")
-  return data, model
+        f"mesh.data={mesh_cfg.data} x mesh.fsdp={fsdp} x mesh.model={model} = "
+        f"{data * fsdp * model} does not match the {n_devices} devices; set "
+        f"mesh.data=-1 or make the product {n_devices}")
+  return data, fsdp, model
 
 
 def make_mesh(mesh_cfg, devices=None) -> Mesh:
@@ -53,12 +62,39 @@ def logical_spec(axes, shape, mesh: Mesh) -> P:
   """PartitionSpec for an array with `axes` logical names and `shape`."""
   spec = []
   for name, dim in zip(axes or (None,) * len(shape), shape):
-    mesh_axis = LOGICAL_RULES.get(name) if name else None
-    if mesh_axis and dim % mesh.shape[mesh_axis] == 0 and mesh.shape[mesh_axis] > 1:
-      spec.append(mesh_axis)
+    rule = LOGICAL_RULES.get(name) if name else None
+    names = tuple(a for a in ((rule,) if isinstance(rule, str) else rule or ())
+                  if mesh.shape[a] > 1)
+    size = math.prod(mesh.shape[a] for a in names)
+    if names and dim % size == 0:
+      spec.append(names[0] if len(names) == 1 else names)
     else:
       spec.append(None)
   return P(*spec)
+
+
+_ACTIVATION_MESH: contextvars.ContextVar[Mesh | None] = contextvars.ContextVar(
+    "activation_mesh", default=None)
+
+
+@contextlib.contextmanager
+def activation_mesh(mesh: Mesh):
+  """Within this context (while tracing), `constrain` pins activations."""
+  token = _ACTIVATION_MESH.set(mesh)
+  try:
+    yield
+  finally:
+    _ACTIVATION_MESH.reset(token)
+
+
+def constrain(x, axes):
+  """Pins activation `x` to the sharding of its logical `axes` on the mesh of
+  the enclosing `activation_mesh`; a no-op outside one (e.g. eager tests)."""
+  mesh = _ACTIVATION_MESH.get()
+  if mesh is None:
+    return x
+  return jax.lax.with_sharding_constraint(
+      x, NamedSharding(mesh, logical_spec(axes, x.shape, mesh)))
 
 
 def param_shardings(state: nnx.State, mesh: Mesh):
@@ -70,7 +106,8 @@ def param_shardings(state: nnx.State, mesh: Mesh):
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P("data"))
+  """Sequences split over every data-parallel axis (data and fsdp)."""
+  return NamedSharding(mesh, P(("data", "fsdp")))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -78,4 +115,4 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def data_parallel_size(mesh: Mesh) -> int:
-  return math.prod(mesh.shape[a] for a in ("data",))
+  return math.prod(mesh.shape[a] for a in ("data", "fsdp"))

@@ -32,7 +32,11 @@ def _positive_int(section, key):
 
 
 def _mesh_data(c, n):
-  return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model, 1)
+  return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model * c.mesh.fsdp, 1)
+
+
+def _dp(c, n):
+  return max(_mesh_data(c, n), 1) * c.mesh.fsdp
 
 
 RULES = (
@@ -78,16 +82,19 @@ RULES = (
     _positive_int("checkpoint", "keep"),
     _positive_int("eval", "every_steps"),
     _positive_int("eval", "batches"),
-    Rule("mesh.model", lambda c, n: c.mesh.model >= 1 and n % c.mesh.model == 0,
-         lambda c, n: f"mesh.model={c.mesh.model} must be >= 1 and divide the {n} devices"),
+    Rule("mesh.fsdp", lambda c, n: c.mesh.fsdp >= 1 and c.mesh.model >= 1
+         and n % (c.mesh.fsdp * c.mesh.model) == 0,
+         lambda c, n: f"mesh.fsdp={c.mesh.fsdp} x mesh.model={c.mesh.model} must be >= 1 "
+                      f"and divide the {n} devices"),
     Rule("mesh.data", lambda c, n: _mesh_data(c, n) >= 1
-         and _mesh_data(c, n) * c.mesh.model == n,
-         lambda c, n: f"mesh.data={c.mesh.data} x mesh.model={c.mesh.model} does not match "
-                      f"the {n} devices; set mesh.data=-1 or so that the product is {n}"),
-    Rule("train.batch_size", lambda c, n: c.train.batch_size % max(_mesh_data(c, n), 1) == 0,
+         and _mesh_data(c, n) * c.mesh.fsdp * c.mesh.model == n,
+         lambda c, n: f"mesh.data={c.mesh.data} x mesh.fsdp={c.mesh.fsdp} x mesh.model="
+                      f"{c.mesh.model} does not match the {n} devices; set mesh.data=-1 "
+                      f"or make the product {n}"),
+    Rule("train.batch_size", lambda c, n: c.train.batch_size % _dp(c, n) == 0,
          lambda c, n: f"train.batch_size={c.train.batch_size} is not divisible by the "
-                      f"{_mesh_data(c, n)} data-parallel devices; use a multiple of "
-                      f"{_mesh_data(c, n)}"),
+                      f"{_dp(c, n)} data-parallel devices (mesh.data x mesh.fsdp); use a "
+                      f"multiple of {_dp(c, n)}"),
 )
 
 

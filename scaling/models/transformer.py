@@ -15,7 +15,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from scaling.sharding import constrain
+
 _INIT_STD = 0.02
+_RESIDUAL = ("batch", "act_length", "act_embed")  # logical axes of x_BxTxD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +138,7 @@ class Transformer(nnx.Module):
     x_BxTxD = x_BxTxD + self.pos_embed[...][:t].astype(x_BxTxD.dtype)
     x_BxTxD = self.dropout(x_BxTxD, deterministic=rngs is None, rngs=rngs)
     for i in range(s.n_layer):
+      x_BxTxD = constrain(x_BxTxD, _RESIDUAL)
       x_BxTxD = self.blocks[0 if s.share_layers else i](x_BxTxD, rngs)
     return self.ln_f(x_BxTxD)
 

@@ -7,6 +7,8 @@ with in/out shardings and a donated state.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -59,11 +61,20 @@ def make_eval_step(setup: Setup, model_cfg):
   return eval_step
 
 
+def _under_mesh(fn, mesh):
+  """Traces `fn` with activation constraints (scaling.sharding.constrain) on `mesh`."""
+  @functools.wraps(fn)
+  def wrapped(*args):
+    with shardlib.activation_mesh(mesh):
+      return fn(*args)
+  return wrapped
+
+
 def jit_train_step(setup: Setup, train_step):
   rep = shardlib.replicated(setup.mesh)
   batch = {"inputs": shardlib.batch_sharding(setup.mesh),
            "targets": shardlib.batch_sharding(setup.mesh)}
-  return jax.jit(train_step, in_shardings=(setup.state_shardings, batch),
+  return jax.jit(_under_mesh(train_step, setup.mesh), in_shardings=(setup.state_shardings, batch),
                  out_shardings=(setup.state_shardings, rep), donate_argnums=0)
 
 
@@ -71,5 +82,5 @@ def jit_eval_step(setup: Setup, eval_step):
   rep = shardlib.replicated(setup.mesh)
   batch = {"inputs": shardlib.batch_sharding(setup.mesh),
            "targets": shardlib.batch_sharding(setup.mesh)}
-  return jax.jit(eval_step, in_shardings=(setup.state_shardings["params"], batch),
+  return jax.jit(_under_mesh(eval_step, setup.mesh), in_shardings=(setup.state_shardings["params"], batch),
                  out_shardings=rep)
