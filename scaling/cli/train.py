@@ -20,6 +20,12 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Run config: path/to/config.py[:ARGS].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show progress (a bar on a terminal).")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator", None, "Multi-process: HOST:PORT of process 0 (or SCALING_COORDINATOR).")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "Multi-process: number of processes (or SCALING_NUM_PROCESSES).")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "Multi-process: this process's id (or SCALING_PROCESS_ID).")
 
 
 def fail(message: str) -> None:
@@ -41,6 +47,11 @@ def main(argv):
   from scaling.train.checkpoint import ResumeError  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import EXIT_PREEMPTED, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
+  from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
+  try:
+    maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  except ValueError as e:
+    fail(str(e))
   try:
     summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
   except Preempted as e:

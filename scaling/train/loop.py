@@ -72,8 +72,10 @@ class _Signals:
 def evaluate(eval_fn, params, eval_sets, mesh, tokens_per_byte: float) -> dict:
   """Mean loss (nats/token), bits per byte and per-position loss over eval_sets."""
   totals = None
+  index, count = jax.process_index(), jax.process_count()
   for batch in eval_sets:
-    out = eval_fn(params, _device_batch(batch, mesh))
+    local = {k: np.array_split(v, count)[index] for k, v in batch.items()}
+    out = eval_fn(params, _device_batch(local, mesh))
     totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
   totals = jax.device_get(totals)
   loss = float(totals["loss_sum"] / totals["count"])
