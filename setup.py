@@ -32,6 +32,7 @@ setup(
             "scaling-fit=scaling.cli.fit:main",
             "scaling-plan=scaling.cli.plan:main",
             "scaling-sweep=scaling.cli.sweep:main",
+            "scaling-bench=scaling.cli.bench:run",
         ],
     },
 )

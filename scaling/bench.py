@@ -1,0 +1,104 @@
+"""Training-step throughput: tokens/s, MFU, step and compile time, memory.
+
+Runs the project's own jitted train step (the one scaling-train uses) on
+synthetic tokens, so what it measures is what a run gets, minus input loading.
+MFU counts 6·(N + d_model·V) + 12·n_layer·n_ctx·d_model FLOPs per token
+(logits and attention included, no causal halving) against the device's peak.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from scaling import accounting
+from scaling import config as configlib
+from scaling import sharding as shardlib
+from scaling.train import optim
+from scaling.train import state as statelib
+from scaling.train import step as steplib
+from scaling.validation import validate
+
+# Dense bf16 peak FLOP/s by device kind (substring of jax Device.device_kind).
+PEAK_FLOPS = {
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+    "TPU v4": 275e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5p": 459e12,
+    "TPU v6": 918e12,
+}
+
+
+def peak_flops(device) -> tuple[float | None, str]:
+  kind = getattr(device, "device_kind", "")
+  for name, flops in PEAK_FLOPS.items():
+    if name.lower() in kind.lower():
+      return flops, f"{name} dense bf16 {flops / 1e12:.0f} TFLOP/s"
+  return None, f"no known peak for {kind or device.platform!r}"
+
+
+def synthetic_batch(rng, batch_size, seq_len, vocab_size):
+  tokens = rng.integers(0, vocab_size, size=(batch_size, seq_len + 1), dtype=np.int32)
+  return {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
+
+
+def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | None = None,
+              peak: float | None = None) -> dict:
+  """Times `steps` train steps after `warmup` (the first compiles)."""
+  vocab = vocab_size or config.model.vocab_size or 50257
+  cfg = configlib.resolve(config, vocab_size=vocab, platform=jax.default_backend())
+  validate(cfg, jax.device_count())
+  mesh = shardlib.make_mesh(cfg.mesh)
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
+  step_fn = steplib.jit_train_step(setup, steplib.make_train_step(
+      setup, cfg.model, cfg.train, optim.schedule(cfg.train)))
+  state = statelib.init_state(cfg.model, setup, cfg.train.seed)
+  rng = np.random.default_rng(0)
+  sharding = shardlib.batch_sharding(mesh)
+  batches = [{k: jax.device_put(v, sharding) for k, v in
+              synthetic_batch(rng, cfg.train.batch_size, cfg.data.seq_len, vocab).items()}
+             for _ in range(2)]
+
+  t0 = time.perf_counter()
+  compiled = step_fn.lower(state, batches[0]).compile()
+  compile_s = time.perf_counter() - t0
+  for i in range(warmup):
+    state, metrics = compiled(state, batches[i % 2])
+  jax.block_until_ready(metrics)
+  t0 = time.perf_counter()
+  for i in range(steps):
+    state, metrics = compiled(state, batches[i % 2])
+  jax.block_until_ready(metrics)
+  step_s = (time.perf_counter() - t0) / steps
+
+  m = cfg.model
+  counts = accounting.count_params(state["params"])
+  n = counts["nonembedding"] * (m.n_layer if m.get("share_layers") else 1)
+  tokens_per_step = cfg.train.batch_size * cfg.data.seq_len
+  tokens_per_sec = tokens_per_step / step_s
+  mfu_flops = accounting.mfu_flops_per_token(n, m.d_model, m.vocab_size, m.n_layer,
+                                             cfg.data.seq_len)
+  device = jax.devices()[0]
+  peak_value, peak_name = (peak, f"given {peak / 1e12:.0f} TFLOP/s") if peak else \
+      peak_flops(device)
+  memory = (device.memory_stats() or {}) if hasattr(device, "memory_stats") else {}
+  return {
+      "config": cfg.name, "device": getattr(device, "device_kind", device.platform),
+      "n_devices": jax.device_count(), "jax": jax.__version__,
+      "n_layer": m.n_layer, "d_model": m.d_model, "n_ctx": cfg.data.seq_len,
+      "vocab_size": m.vocab_size, "batch_size": cfg.train.batch_size,
+      "dtype": m.dtype, "attention": m.attention,
+      "n_params_nonembedding": counts["nonembedding"],
+      "step_time_s": step_s, "compile_time_s": compile_s,
+      "tokens_per_sec": tokens_per_sec,
+      "mfu_flops_per_token": mfu_flops,
+      "mfu": tokens_per_sec * mfu_flops / (peak_value * jax.device_count())
+             if peak_value else None,
+      "peak": peak_name,
+      "peak_memory_bytes": memory.get("peak_bytes_in_use"),
+      "final_loss": float(metrics["loss"]),
+  }
