@@ -64,6 +64,9 @@ def base_config() -> ml_collections.ConfigDict:
   m.share_layers = False
   m.tie_embeddings = True
   m.dropout = 0.0
+  m.scan_layers = False  # scan over stacked blocks: compile time flat in depth
+  m.remat = "none"       # none | block: recompute block activations in backward
+  m.loss_chunk = 0       # >0: logits and loss computed this many tokens at a time
 
   c.data = d = ml_collections.ConfigDict()
   d.source = "embedded"

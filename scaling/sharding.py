@@ -100,8 +100,10 @@ def constrain(x, axes):
 def param_shardings(state: nnx.State, mesh: Mesh):
   """NamedShardings for the pure-dict form of an (abstract) nnx.State."""
   def one(variable):
-    meta = variable.get_metadata()
-    return NamedSharding(mesh, logical_spec(meta.get("axes"), variable.shape, mesh))
+    axes = tuple(variable.get_metadata().get("axes") or ())
+    if axes and len(axes) == len(variable.shape) - 1:  # stacked layers (scan_layers)
+      axes = (None, *axes)
+    return NamedSharding(mesh, logical_spec(axes or None, variable.shape, mesh))
   return nnx.to_pure_dict(jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable)))
 
 

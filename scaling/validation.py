@@ -55,6 +55,12 @@ RULES = (
          lambda c, n: f"model.param_dtype={c.model.param_dtype!r} is unknown; use float32 or bfloat16"),
     Rule("model.attention", lambda c, n: c.model.attention in ("xla", "cudnn"),
          lambda c, n: f"model.attention={c.model.attention!r} is unknown; use auto, xla or cudnn"),
+    Rule("model.remat", lambda c, n: c.model.remat in ("none", "block"),
+         lambda c, n: f"model.remat={c.model.remat!r} is unknown; use none or block"),
+    Rule("model.loss_chunk", lambda c, n: c.model.loss_chunk >= 0
+         and (c.model.loss_chunk == 0 or c.data.seq_len % c.model.loss_chunk == 0),
+         lambda c, n: f"model.loss_chunk={c.model.loss_chunk} must be 0 or divide "
+                      f"data.seq_len={c.data.seq_len}"),
     Rule("model.dropout", lambda c, n: 0.0 <= c.model.dropout < 1.0,
          lambda c, n: f"model.dropout={c.model.dropout} must be in [0, 1)"),
     _positive_int("data", "seq_len"),

@@ -23,7 +23,8 @@ def transformer_shape(model_cfg) -> TransformerShape:
       padded_vocab=padded_vocab(model_cfg.vocab_size),
       dtype=model_cfg.dtype, param_dtype=model_cfg.param_dtype,
       attention=model_cfg.attention, share_layers=model_cfg.share_layers,
-      tie_embeddings=model_cfg.tie_embeddings, dropout=model_cfg.dropout)
+      tie_embeddings=model_cfg.tie_embeddings, dropout=model_cfg.dropout,
+      scan_layers=model_cfg.scan_layers, remat=model_cfg.remat)
 
 
 def build_model(model_cfg, seed: int) -> nnx.Module:

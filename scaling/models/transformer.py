@@ -39,6 +39,8 @@ class TransformerShape:
   share_layers: bool = False
   tie_embeddings: bool = True
   dropout: float = 0.0
+  scan_layers: bool = False  # blocks stacked and applied with a scan: compile time flat in depth
+  remat: str = "none"        # "block": recompute each block's activations in the backward pass
 
 
 def _normal(std):
@@ -98,6 +100,10 @@ class Block(nnx.Module):
     return x_BxTxD + drop(self.mlp_out(h_BxTxF))
 
 
+def _apply_block(block: Block, x_BxTxD, rngs):
+  return block(constrain(x_BxTxD, _RESIDUAL), rngs)
+
+
 class Transformer(nnx.Module):
   """Token + learned position embeddings, n_layer blocks, final LN, logits."""
 
@@ -111,8 +117,15 @@ class Transformer(nnx.Module):
     self.pos_embed = nnx.Param(
         _normal(_INIT_STD / 2)(rngs.params(), (shape.n_ctx, shape.d_model), pdt),
         axes=(None, "embed"))
-    n_blocks = 1 if shape.share_layers else shape.n_layer
-    self.blocks = nnx.List([Block(shape, rngs=rngs) for _ in range(n_blocks)])
+    if shape.scan_layers and not shape.share_layers:
+      @nnx.split_rngs(splits=shape.n_layer)
+      @nnx.vmap(in_axes=(0,), out_axes=0)
+      def stacked(rngs):
+        return Block(shape, rngs=rngs)
+      self.blocks = stacked(rngs)  # every parameter gets a leading n_layer axis
+    else:
+      n_blocks = 1 if shape.share_layers else shape.n_layer
+      self.blocks = nnx.List([Block(shape, rngs=rngs) for _ in range(n_blocks)])
     self.ln_f = _layer_norm(shape, rngs)
     if not shape.tie_embeddings:
       self.unembed = nnx.Linear(
@@ -137,10 +150,23 @@ class Transformer(nnx.Module):
     x_BxTxD = self.embed(tokens_BxT)
     x_BxTxD = x_BxTxD + self.pos_embed[...][:t].astype(x_BxTxD.dtype)
     x_BxTxD = self.dropout(x_BxTxD, deterministic=rngs is None, rngs=rngs)
-    for i in range(s.n_layer):
-      x_BxTxD = constrain(x_BxTxD, _RESIDUAL)
-      x_BxTxD = self.blocks[0 if s.share_layers else i](x_BxTxD, rngs)
+    apply = _apply_block if s.remat == "none" else nnx.remat(_apply_block)
+    if s.scan_layers and not s.share_layers:
+      x_BxTxD = self._scan_blocks(x_BxTxD, rngs, apply)
+    else:
+      for i in range(s.n_layer):
+        x_BxTxD = apply(self.blocks[0 if s.share_layers else i], x_BxTxD, rngs)
     return self.ln_f(x_BxTxD)
+
+  def _scan_blocks(self, x_BxTxD, rngs, apply):
+    n = self.shape.n_layer
+    keys = jax.random.split(rngs.dropout(), n) if rngs is not None else None
+
+    @nnx.scan(in_axes=(nnx.Carry, 0, 0 if keys is not None else None), out_axes=nnx.Carry)
+    def body(x_BxTxD, block, key):
+      return apply(block, x_BxTxD, nnx.Rngs(dropout=key) if key is not None else None)
+
+    return body(x_BxTxD, self.blocks, keys)
 
   def logits(self, x_BxTxD):
     """Logits over the padded vocabulary, in the compute dtype."""

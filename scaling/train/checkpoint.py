@@ -15,7 +15,8 @@ import orbax.checkpoint as ocp
 # compute dtype, attention kernel) may change between runs of one workdir.
 RESUME_KEYS = {
     "model": ("kind", "n_layer", "d_model", "d_ff", "d_attn", "n_heads", "n_ctx",
-              "vocab_size", "param_dtype", "share_layers", "tie_embeddings"),
+              "vocab_size", "param_dtype", "share_layers", "tie_embeddings",
+              "scan_layers"),
     "data": ("source", "vocab", "seq_len"),
 }
 

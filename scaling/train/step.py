@@ -15,13 +15,16 @@ import optax
 from flax import nnx
 
 from scaling import sharding as shardlib
-from scaling.train.loss import token_losses
+from scaling.train.loss import chunked_token_losses, token_losses
 from scaling.train.state import Setup
 
 
-def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None):
+def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_chunk=0):
   model = nnx.merge(graphdef, params)
   rngs = nnx.Rngs(dropout=dropout_key) if dropout_key is not None else None
+  if loss_chunk:
+    return chunked_token_losses(model.hidden(batch["inputs"], rngs), model.logits,
+                                batch["targets"], vocab_size, loss_chunk)
   logits_BxTxV = model(batch["inputs"], rngs)
   return token_losses(logits_BxTxV, batch["targets"], vocab_size)
 
@@ -33,7 +36,8 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule):
 
   def loss_fn(params, batch, step):
     key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
-    return _model_losses(setup.graphdef, params, batch, vocab_size, key).mean()
+    return _model_losses(setup.graphdef, params, batch, vocab_size, key,
+                         model_cfg.get("loss_chunk", 0)).mean()
 
   def train_step(state, batch):
     loss, grads = jax.value_and_grad(loss_fn)(state["params"], batch, state["step"])

@@ -1,0 +1,85 @@
+"""The speed options compute the same function as the plain path."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from scaling import config as configlib
+from scaling.models import build_model
+from scaling.train.loss import chunked_token_losses, token_losses
+
+
+def _cfg(**kw):
+  c = configlib.base_config()
+  configlib.apply_size(c, "micro")
+  c.model.dropout = 0.0
+  for k, v in kw.items():
+    c.model[k] = v
+  return configlib.resolve(c, vocab_size=259, platform="cpu").model
+
+
+def _tokens():
+  return jax.random.randint(jax.random.key(3), (2, 33), 0, 259)
+
+
+def test_scan_over_layers_equals_the_layer_loop_with_the_same_weights():
+  loop_model = build_model(_cfg(), seed=0)
+  scan_model = build_model(_cfg(scan_layers=True), seed=0)
+  loop_params = nnx.to_pure_dict(nnx.split(loop_model)[1])
+  scan_graph, scan_state = nnx.split(scan_model)
+  scan_params = nnx.to_pure_dict(scan_state)
+  # stack the loop's per-layer weights into the scan's [n_layer, ...] arrays
+  blocks = [loop_params["blocks"][i] for i in range(len(loop_params["blocks"]))]
+  scan_params = {**loop_params, "blocks": jax.tree.map(lambda *xs: jnp.stack(xs), *blocks)}
+  tokens = _tokens()[:, :-1]
+  want = loop_model(tokens)
+  got = nnx.merge(scan_graph, scan_params)(tokens)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{"remat": "block"}, {"remat": "block", "scan_layers": True}])
+def test_remat_gives_the_same_gradients(kw):
+  tokens = _tokens()
+  plain = build_model(_cfg(scan_layers=kw.get("scan_layers", False)), seed=0)
+  remat = build_model(_cfg(**kw), seed=0)
+  def grads(model):
+    graph, state = nnx.split(model)
+    loss = lambda p: token_losses(nnx.merge(graph, p)(tokens[:, :-1]), tokens[:, 1:], 259).mean()
+    return jax.grad(loss)(nnx.to_pure_dict(state))
+  for a, b in zip(jax.tree.leaves(grads(plain)), jax.tree.leaves(grads(remat))):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+def test_chunked_loss_equals_the_full_loss_and_its_gradient():
+  model = build_model(_cfg(), seed=0)
+  graph, state = nnx.split(model)
+  params = nnx.to_pure_dict(state)
+  tokens = jax.random.randint(jax.random.key(4), (2, 65), 0, 259)
+
+  def full(p):
+    return token_losses(nnx.merge(graph, p)(tokens[:, :-1]), tokens[:, 1:], 259)
+
+  def chunked(p):
+    m = nnx.merge(graph, p)
+    return chunked_token_losses(m.hidden(tokens[:, :-1]), m.logits, tokens[:, 1:], 259, 16)
+
+  np.testing.assert_allclose(np.asarray(chunked(params)), np.asarray(full(params)), rtol=1e-6)
+  g_full = jax.grad(lambda p: full(p).mean())(params)
+  g_chunk = jax.grad(lambda p: chunked(p).mean())(params)
+  for a, b in zip(jax.tree.leaves(g_full), jax.tree.leaves(g_chunk)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-7)
+
+
+def test_scan_program_size_does_not_grow_with_depth():
+  def hlo_size(n_layer, scan):
+    c = configlib.base_config()
+    configlib.apply_size(c, "nano")
+    c.model.n_layer, c.model.scan_layers = n_layer, scan
+    graph, state = nnx.split(nnx.eval_shape(
+        lambda: build_model(configlib.resolve(c, vocab_size=259, platform="cpu").model, 0)))
+    fwd = jax.jit(lambda p, t: nnx.merge(graph, p)(t))
+    return len(fwd.lower(nnx.to_pure_dict(state), jnp.zeros((1, 8), jnp.int32)).as_text())
+  assert hlo_size(16, True) < 1.1 * hlo_size(4, True)
+  assert hlo_size(16, False) > 2.5 * hlo_size(4, False)  # the loop unrolls
