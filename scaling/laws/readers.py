@@ -1,0 +1,152 @@
+"""Raw rows from tables (CSV, JSONL, JSON) and sweep or run directories.
+
+A sweep directory holds results.jsonl (one object per finished run: its
+summary.json keys, `name` and an `overrides` dict) and/or run directories with
+summary.json. Only runs whose status is "completed" count.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+from scaling.laws.errors import LawInputError
+
+
+def _number(value: Any) -> Any:
+  if isinstance(value, str):
+    text = value.strip()
+    if text == "":
+      return None
+    try:
+      return float(text)
+    except ValueError:
+      return text
+  return value
+
+
+def _flatten_overrides(row: dict) -> dict:
+  """Adds a results.jsonl row's `overrides` (dotted keys by last part too)."""
+  out = dict(row)
+  overrides = row.get("overrides")
+  if isinstance(overrides, Mapping):
+    for key, value in overrides.items():
+      out.setdefault(key, value)
+      out.setdefault(str(key).split(".")[-1], value)
+  return out
+
+
+def _read_jsonl(path: str) -> list[dict]:
+  rows = []
+  with open(path) as f:
+    for lineno, line in enumerate(f, 1):
+      line = line.strip()
+      if not line:
+        continue
+      try:
+        obj = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise LawInputError(f"{path}:{lineno} is not valid JSON ({e.msg})")
+      if isinstance(obj, dict):
+        rows.append(obj)
+  return rows
+
+
+def read_json(path: str) -> list[dict]:
+  try:
+    with open(path) as f:
+      obj = json.load(f)
+  except json.JSONDecodeError as e:
+    raise LawInputError(f"{path} is not valid JSON ({e.msg})")
+  if isinstance(obj, Mapping) and "per_position_loss" in obj:
+    return [{"per_position_loss": obj["per_position_loss"]}]
+  if isinstance(obj, Mapping) and isinstance(obj.get("rows"), list):
+    obj = obj["rows"]
+  if isinstance(obj, Mapping):  # columns: {"N": [...], "loss": [...]}
+    lengths = {len(v) for v in obj.values() if isinstance(v, list)}
+    if len(lengths) != 1:
+      raise LawInputError(f"{path}: expected a list of rows or equal-length "
+                          "column lists")
+    n = lengths.pop()
+    return [{k: v[i] for k, v in obj.items() if isinstance(v, list)}
+            for i in range(n)]
+  if isinstance(obj, list):
+    return [r for r in obj if isinstance(r, dict)]
+  raise LawInputError(f"{path}: expected a list of rows")
+
+
+def _read_csv(path: str) -> list[dict]:
+  with open(path, newline="") as f:
+    return [{k.strip(): _number(v) for k, v in row.items() if k is not None}
+            for row in csv.DictReader(f)]
+
+
+def completed(row: Mapping) -> bool:
+  return row.get("status", "completed") == "completed"
+
+
+def run_dirs(root: str) -> list[str]:
+  """Directories under root (root included) that hold a summary.json."""
+  found = []
+  for dirpath, dirnames, filenames in os.walk(root):
+    dirnames.sort()
+    if "summary.json" in filenames:
+      found.append(dirpath)
+      dirnames[:] = []  # a run's own subdirectories (checkpoints) are not runs
+  return found
+
+
+def read_summary(run_dir: str) -> dict:
+  path = os.path.join(run_dir, "summary.json")
+  try:
+    with open(path) as f:
+      row = json.load(f)
+  except json.JSONDecodeError as e:
+    raise LawInputError(f"{path} is not valid JSON ({e.msg})")
+  row = _flatten_overrides(row)
+  row.setdefault("run", os.path.relpath(run_dir, os.path.dirname(run_dir)))
+  row["_dir"] = run_dir
+  return row
+
+
+def read_rows(path: str) -> list[dict]:
+  """Rows of a table file or of a sweep/run directory (completed runs only)."""
+  if not os.path.exists(path):
+    raise LawInputError(f"input path {path!r} does not exist")
+  if os.path.isdir(path):
+    results = os.path.join(path, "results.jsonl")
+    if os.path.exists(results):  # the sweep's own list, overrides included
+      rows = [_flatten_overrides(r) for r in _read_jsonl(results)]
+    elif run_dirs(path):
+      rows = [read_summary(d) for d in run_dirs(path)]
+    elif os.path.exists(os.path.join(path, "per_position_loss.json")):
+      rows = read_json(os.path.join(path, "per_position_loss.json"))
+    else:
+      raise LawInputError(f"{path} has no results.jsonl and no run "
+                          "directories with summary.json")
+    rows = [r for r in rows if completed(r)]
+    if not rows:
+      raise LawInputError(f"{path} has no completed runs (status 'completed')")
+    return rows
+  ext = os.path.splitext(path)[1].lower()
+  if ext == ".csv":
+    return _read_csv(path)
+  if ext == ".jsonl":
+    return [_flatten_overrides(r) for r in _read_jsonl(path)]
+  if ext == ".json":
+    return read_json(path)
+  raise LawInputError(f"unsupported input {path!r}: give a sweep directory "
+                      "or a .csv, .jsonl or .json table")
+
+
+def pick(row: Mapping, names: Sequence[str]) -> Any:
+  for name in names:
+    if row.get(name) is not None:
+      return row[name]
+  lower = {str(k).lower(): v for k, v in row.items()}
+  for name in names:
+    if lower.get(name.lower()) is not None:
+      return lower[name.lower()]
+  return None
