@@ -15,7 +15,7 @@ $(STAMP): setup.py
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/scaling-train --config configs/transformer.py:size=tiny --workdir runs/demo --config.train.steps=300
+	$(BIN)/scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size
 
 test: setup
 	$(BIN)/python -m pytest -q tests

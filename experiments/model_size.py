@@ -1,0 +1,65 @@
+"""Model size: L(N) (Kaplan et al. Figs. 1 and 6), feeding the law `N`.
+
+Transformers of increasing non-embedding size N, each trained for the same
+number of tokens; the final validation losses are fitted with
+L(N) = (N_c/N)^alpha_N and drawn against the paper's law.
+
+  scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size
+  scaling-sweep --config experiments/model_size.py --workdir runs/model_size_full
+
+Variants: `tiny` (5 models from 12K to 800K parameters, about 3 minutes on a
+2-core CPU) and the default full variant (the paper's n_ctx 1024, batch 512
+sequences, 2.5e5 steps: a TPU pod slice or a multi-GPU host).
+"""
+
+import os
+
+from scaling import config as configlib
+
+LAW = "N"
+FIGURE = "Figs. 1 and 6: loss against non-embedding parameters"
+
+# (n_layer, d_model, n_heads) per member
+TINY_SHAPES = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
+FULL_SIZES = ["mini", "small", "medium", "base", "large", "xl"]
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  if arg == "tiny":
+    configlib.apply_size(c, "tiny")
+    c.train.steps, c.train.warmup_steps = 300, 30
+    c.train.lr = 3e-3
+    c.train.log_every, c.checkpoint.every_steps = 50, 150
+    c.eval.every_steps, c.eval.batches = 150, 8
+  else:
+    configlib.apply_size(c, "base")  # n_ctx 1024, batch 512, 2.5e5 steps
+  c.name = "model_size"
+  return c
+
+
+def sweep(arg=None):
+  if arg == "tiny":
+    return [{"name": f"L{l}_d{d}",
+             "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}
+            for l, d, h in TINY_SHAPES]
+  members = []
+  for size in FULL_SIZES:
+    n_layer, d_model, n_heads, _, _ = configlib.SIZES[size]
+    members.append({"name": size, "overrides": {
+        "model.n_layer": n_layer, "model.d_model": d_model, "model.n_heads": n_heads,
+        "train.optimizer": "adafactor" if size == "xl" else "adamw"}})
+  return members
+
+
+def analyze(sweep_dir, arg=None):
+  """Prints the runs, fits L(N) with a bootstrap interval, writes the figure."""
+  del arg
+  from scaling.cli import fit  # pylint: disable=g-import-not-at-top
+  from scaling.sweep.report import print_runs  # pylint: disable=g-import-not-at-top
+  print_runs(sweep_dir)
+  out = os.path.join(sweep_dir, "fit_N")
+  code = fit.main(["N", sweep_dir, "--out", out, "--bootstrap", "200"])
+  if code:
+    raise ValueError(f"scaling-fit N {sweep_dir} failed (exit {code})")
+  return {"fit": os.path.join(out, "fit.json"), "plots": out}
