@@ -26,6 +26,8 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", None, "Multi-process: number of processes (or SCALING_NUM_PROCESSES).")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", None, "Multi-process: this process's id (or SCALING_PROCESS_ID).")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Multi-process with peers found by JAX (TPU VM slices, SLURM).")
 
 
 def fail(message: str) -> None:
@@ -49,7 +51,8 @@ def main(argv):
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
   try:
-    maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                     auto=_MULTIHOST.value)
   except ValueError as e:
     fail(str(e))
   try:
