@@ -24,7 +24,8 @@ setup(
     ],
     extras_require={
         "data": ["seqio>=0.0.19", "tensorflow-datasets>=4.9"],
-        "dev": ["pytest>=8", "pytest-xdist>=3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9",
+                "ipykernel>=6.29"],
     },
     entry_points={
         "console_scripts": [

@@ -84,6 +84,10 @@ def envelope(xs: Sequence[np.ndarray], losses: Sequence[np.ndarray],
       if a is not None:
         vals[j] = np.exp(np.interp(lg, np.log(x), np.log(a)))
     aux_grid[key] = vals
+  covered = np.isfinite(curves).any(axis=0)  # gaps between runs' compute ranges
+  grid, curves = grid[covered], curves[:, covered]
+  aux_grid = {k: v[:, covered] for k, v in aux_grid.items()}
+  n_grid = len(grid)
   order = np.argsort(np.asarray(ns, float), kind="stable")
   log_n = np.log(np.asarray(ns, float))[order]
   curves = curves[order]
