@@ -100,6 +100,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.mesh.data = -1    # -1: every device not used by the other axes
   c.mesh.fsdp = 1     # parameters and optimizer state sharded over this axis
   c.mesh.model = 1    # tensor parallel: heads, MLP and vocabulary split
+
+  # Gradient noise scale B_simple (McCandlish et al. 2018; scaling.gns). The step
+  # splits the batch into `microbatches` (k) micro-batches: this is also gradient
+  # accumulation, on with gns off too when k > 1. The estimate needs k >= 2.
+  c.gns = g = ml_collections.ConfigDict()
+  g.enabled = False
+  g.microbatches = 1  # k: must divide the per-device batch
+  g.ema = 0.95        # decay of the moving averages of |G|² and tr(Σ)
   return c
 
 

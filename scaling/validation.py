@@ -39,6 +39,30 @@ def _dp(c, n):
   return max(_mesh_data(c, n), 1) * c.mesh.fsdp
 
 
+def _per_device_batch(c, n):
+  return c.train.batch_size // _dp(c, n)
+
+
+_GNS_RULES = (
+    _positive_int("gns", "microbatches"),
+    Rule("gns.microbatches", lambda c, n: c.train.batch_size % c.gns.microbatches == 0,
+         lambda c, n: f"gns.microbatches={c.gns.microbatches} does not divide "
+                      f"train.batch_size={c.train.batch_size}; choose a divisor of "
+                      f"{c.train.batch_size}"),
+    Rule("gns.microbatches", lambda c, n: _per_device_batch(c, n) % c.gns.microbatches == 0,
+         lambda c, n: f"gns.microbatches={c.gns.microbatches} does not divide the per-device "
+                      f"batch of {_per_device_batch(c, n)} (train.batch_size="
+                      f"{c.train.batch_size} over {_dp(c, n)} data-parallel devices); "
+                      f"choose a divisor of {_per_device_batch(c, n)}"),
+    Rule("gns.enabled", lambda c, n: not c.gns.enabled or c.gns.microbatches >= 2,
+         lambda c, n: f"gns.enabled=True with gns.microbatches={c.gns.microbatches}: one "
+                      "micro-batch cannot estimate noise; set gns.microbatches >= 2 "
+                      "(e.g. 4) dividing train.batch_size"),
+    Rule("gns.ema", lambda c, n: 0.0 <= c.gns.ema < 1.0,
+         lambda c, n: f"gns.ema={c.gns.ema} must be in [0, 1) (e.g. 0.95)"),
+)
+
+
 RULES = (
     Rule("model.kind", lambda c, n: c.model.kind in KINDS,
          lambda c, n: f"model.kind={c.model.kind!r} is unknown; use one of {', '.join(KINDS)}"),
@@ -101,6 +125,7 @@ RULES = (
          lambda c, n: f"train.batch_size={c.train.batch_size} is not divisible by the "
                       f"{_dp(c, n)} data-parallel devices (mesh.data x mesh.fsdp); use a "
                       f"multiple of {_dp(c, n)}"),
+    *_GNS_RULES,
 )
 
 

@@ -18,7 +18,10 @@ RESUME_KEYS = {
               "vocab_size", "param_dtype", "share_layers", "tie_embeddings",
               "scan_layers"),
     "data": ("source", "vocab", "seq_len"),
+    "gns": ("enabled",),  # the noise-scale moving averages are part of the state
 }
+# What a checkpoint made before a key was added to RESUME_KEYS was made with.
+RESUME_DEFAULTS = {("gns", "enabled"): False}
 
 
 class ResumeError(ValueError):
@@ -51,7 +54,7 @@ class Checkpointer:
     saved_id, now_id = saved.meta["identity"], identity(config)
     for section, keys in now_id.items():
       for key, value in keys.items():
-        old = saved_id.get(section, {}).get(key)
+        old = saved_id.get(section, {}).get(key, RESUME_DEFAULTS.get((section, key)))
         if old != value:
           raise ResumeError(
               f"{section}.{key}={value!r} but the checkpoint in {self.directory} was made "

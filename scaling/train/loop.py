@@ -137,9 +137,10 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
 
   mesh = shardlib.make_mesh(cfg.mesh)
   lr_schedule = optim.schedule(cfg.train)
-  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed,
+                              gns=cfg.gns.enabled)
   train_step = steplib.jit_train_step(
-      setup, steplib.make_train_step(setup, cfg.model, cfg.train, lr_schedule))
+      setup, steplib.make_train_step(setup, cfg.model, cfg.train, lr_schedule, cfg.gns))
   eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
 
   paths = {k: os.path.join(workdir, f"{k}.jsonl") for k in ("metrics", "eval")}

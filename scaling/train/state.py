@@ -2,6 +2,7 @@
 
 State is a plain pytree, so orbax saves and restores it as it is:
   {"step": int32[], "params": pure dict of the model's nnx.State, "opt_state": optax state}
+and, with gns.enabled, "gns": the noise-scale moving averages (scaling.gns.ema_init).
 The model's structure (nnx.GraphDef) stays outside, and the step merges it
 with the params (nnx.merge) inside jit.
 """
@@ -17,6 +18,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from scaling import sharding as shardlib
+from scaling.gns.estimator import ema_init
 from scaling.models import build_model
 
 
@@ -43,7 +45,7 @@ def _opt_state_shardings(optimizer, abstract_params, param_shardings, mesh):
       transform_non_params=lambda _: rep)
 
 
-def make_setup(model_cfg, optimizer, mesh: Mesh, seed: int) -> Setup:
+def make_setup(model_cfg, optimizer, mesh: Mesh, seed: int, *, gns: bool = False) -> Setup:
   abstract_model = nnx.eval_shape(lambda: build_model(model_cfg, seed))
   graphdef, abstract_nnx_state = nnx.split(abstract_model)
   abstract_params = nnx.to_pure_dict(abstract_nnx_state)
@@ -54,21 +56,27 @@ def make_setup(model_cfg, optimizer, mesh: Mesh, seed: int) -> Setup:
       "params": param_shardings,
       "opt_state": _opt_state_shardings(optimizer, abstract_params, param_shardings, mesh),
   }
-  abstract_state = jax.eval_shape(lambda: _init(model_cfg, optimizer, seed))
+  if gns:
+    state_shardings["gns"] = jax.tree.map(lambda _: rep, ema_init())
+  abstract_state = jax.eval_shape(lambda: _init(model_cfg, optimizer, seed, gns))
   abstract_state = jax.tree.map(
       lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
       abstract_state, state_shardings)
   return Setup(graphdef, optimizer, abstract_state, state_shardings, mesh)
 
 
-def _init(model_cfg, optimizer, seed):
+def _init(model_cfg, optimizer, seed, gns=False):
   params = nnx.to_pure_dict(nnx.split(build_model(model_cfg, seed))[1])
-  return {"step": jnp.zeros((), jnp.int32), "params": params,
-          "opt_state": optimizer.init(params)}
+  state = {"step": jnp.zeros((), jnp.int32), "params": params,
+           "opt_state": optimizer.init(params)}
+  if gns:
+    state["gns"] = ema_init()
+  return state
 
 
 def init_state(model_cfg, setup: Setup, seed: int):
   """The initial state, created on the devices in its shardings."""
-  init = jax.jit(lambda: _init(model_cfg, setup.optimizer, seed),
+  gns = "gns" in setup.state_shardings
+  init = jax.jit(lambda: _init(model_cfg, setup.optimizer, seed, gns),
                  out_shardings=setup.state_shardings)
   return init()

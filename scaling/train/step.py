@@ -13,8 +13,10 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scaling import sharding as shardlib
+from scaling.gns import estimator as gnslib
 from scaling.train.loss import chunked_token_losses, token_losses
 from scaling.train.state import Setup
 
@@ -29,26 +31,45 @@ def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_ch
   return token_losses(logits_BxTxV, batch["targets"], vocab_size)
 
 
-def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule):
+def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=None):
+  """gns_cfg: the config's `gns` section (micro-batches and the noise scale), or None."""
   vocab_size = model_cfg.vocab_size
   use_dropout = model_cfg.dropout > 0
   seed = train_cfg.seed
+  k = gns_cfg.microbatches if gns_cfg is not None else 1
+  gns_on = gns_cfg is not None and gns_cfg.enabled
 
   def loss_fn(params, batch, step):
     key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
     return _model_losses(setup.graphdef, params, batch, vocab_size, key,
                          model_cfg.get("loss_chunk", 0)).mean()
 
+  def grads_and_gns(state, batch):
+    """Mean loss and gradient over k micro-batches; the noise-scale EMA and metrics."""
+    if k == 1 and not gns_on:
+      return (*jax.value_and_grad(loss_fn)(state["params"], batch, state["step"]), None, {})
+    micro_loss = lambda p, mb, i: loss_fn(p, mb, state["step"] * k + i)
+    sharding = NamedSharding(setup.mesh, P(None, ("data", "fsdp")))
+    loss, grads, stats = gnslib.accumulate_gradients(micro_loss, state["params"], batch, k,
+                                                     sharding=sharding)
+    if not gns_on:
+      return loss, grads, None, {}
+    b, t = batch["inputs"].shape
+    ema, metrics = gnslib.step_update(state["gns"], stats, b, k, gns_cfg.ema, t)
+    return loss, grads, ema, metrics
+
   def train_step(state, batch):
-    loss, grads = jax.value_and_grad(loss_fn)(state["params"], batch, state["step"])
+    loss, grads, ema, gns_metrics = grads_and_gns(state, batch)
     updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
     new_state = {
         "step": state["step"] + 1,
         "params": optax.apply_updates(state["params"], updates),
         "opt_state": opt_state,
     }
+    if ema is not None:
+      new_state["gns"] = ema
     metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
-               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32)}
+               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32), **gns_metrics}
     return new_state, metrics
 
   return train_step

@@ -1,0 +1,82 @@
+"""Batch-size scan at a fixed model: critical batch size beside the noise scale.
+
+Kaplan et al. §5.1 (Figs. 10, 18): every member trains the same model at one
+batch size; each also logs B_noise (gns.enabled). The analysis (`analyze`, or
+`python -m scaling.cli.bcrit DIR`) finds the steps S and tokens E each batch
+size needed to reach several losses, fits (S/S_min − 1)(E/E_min − 1) = 1 and
+prints B_crit = E_min/S_min next to B_noise.
+
+Variants:
+  tiny   a micro model (2×64), batch 4 … 64 sequences of 64 tokens: minutes on a 2-core CPU
+  full   the mini model (4×256, n_ctx 256), batch 8 … 512 sequences: for an accelerator
+
+One member by hand (a sweep runner trains them all):
+  python -m scaling.cli.train --config experiments/batch_size_scan.py:tiny \
+      --workdir runs/bscan/b16 --config.train.batch_size=16 --config.train.steps=240
+"""
+
+from scaling import config as configlib
+
+# variant: (model size, seq_len, lr, batch sizes (sequences), S0, B0)
+# Member B runs S0·(1 + B0/B) steps: S ≈ S_min·(1 + B_crit/B) (Eq. 5.4), so that
+# every member reaches the same losses whether it is step- or data-limited.
+VARIANTS = {
+    "tiny": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 100, 16),
+    "full": ("mini", 256, 1e-3, (8, 16, 32, 64, 128, 256, 512), 1500, 64),
+}
+
+
+def _variant(arg):
+  args = configlib.parse_arg(arg)
+  names = [k for k in args if k in VARIANTS]
+  unknown = set(args) - set(VARIANTS)
+  if unknown or len(names) > 1:
+    raise ValueError(f"unknown or conflicting variant(s) {sorted(args)}; use one of "
+                     f"{', '.join(VARIANTS)}")
+  return names[0] if names else "tiny"
+
+
+def member_steps(variant: str, batch_size: int) -> int:
+  _, _, _, _, s0, b0 = VARIANTS[variant]
+  return int(round(s0 * (1 + b0 / batch_size)))
+
+
+def get_config(arg=None):
+  variant = _variant(arg)
+  size, seq_len, lr, batch_sizes, _, _ = VARIANTS[variant]
+  c = configlib.base_config()
+  configlib.apply_size(c, size)
+  c.name = f"batch_size_scan-{variant}"
+  c.model.n_ctx = seq_len
+  c.train.lr = lr
+  c.train.schedule = "constant"  # a step count that does not depend on the run length
+  c.train.warmup_steps = 20 if variant == "tiny" else 200
+  c.train.batch_size = batch_sizes[len(batch_sizes) // 2]
+  c.train.steps = member_steps(variant, c.train.batch_size)
+  c.train.log_every = 20 if variant == "tiny" else 100
+  c.checkpoint.every_steps = 100_000  # the last step is always saved
+  c.eval.every_steps, c.eval.batches = (100, 2) if variant == "tiny" else (500, 8)
+  c.gns.enabled = True
+  c.gns.microbatches = 4
+  c.gns.ema = 0.95
+  return c
+
+
+def sweep(arg=None):
+  variant = _variant(arg)
+  return [{"name": f"b{b}", "overrides": {"train.batch_size": b,
+                                           "train.steps": member_steps(variant, b)}}
+          for b in VARIANTS[variant][3]]
+
+
+def analyze(sweep_dir, arg=None):
+  """fit.json and figures into sweep_dir/fit_bcrit; returns the fit."""
+  del arg
+  from scaling.cli import bcrit  # pylint: disable=g-import-not-at-top
+  code = bcrit.main([sweep_dir])
+  if code:
+    raise ValueError(f"the critical-batch analysis of {sweep_dir} failed (exit {code})")
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(sweep_dir, "fit_bcrit", "fit.json")) as f:
+    return json.load(f)

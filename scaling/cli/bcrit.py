@@ -1,0 +1,83 @@
+"""scaling-fit bcrit: critical batch size from a batch-size scan, beside B_noise.
+
+  python -m scaling.cli.bcrit DIR [DIR ...] [--target-losses 2.9,2.8,2.7] [--out OUT]
+
+DIR is a sweep directory (its subdirectories are runs) or run directories, one
+batch size each (e.g. the members of experiments/batch_size_scan.py). Prints
+B_crit = E_min/S_min next to the measured gradient noise scale B_noise at each
+target loss, and writes fit.json, bcrit_frontier.png (the S–E frontier per
+target loss) and bcrit_vs_loss.png (B_crit against loss with B_noise overlaid)
+into --out (default: DIR/fit_bcrit). Bad input: one `error: ...` line, exit
+code 2, nothing written. Imports no JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from scaling.gns import critical_batch
+from scaling.gns.critical_batch import BcritError
+from scaling.train.records import write_json
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+  def error(self, message):
+    raise BcritError(f"{message} (see {self.prog} --help)")
+
+
+def _losses(text: str) -> list[float]:
+  try:
+    values = [float(x) for x in text.split(",") if x.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f"--target-losses={text!r} must be comma-separated numbers, e.g. 2.9,2.8") from None
+  if not values or any(v <= 0 for v in values):
+    raise argparse.ArgumentTypeError(f"--target-losses={text!r} must be positive losses")
+  return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = _Parser(prog="scaling-fit bcrit", description=__doc__.split("\n\n")[0])
+  p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directory or run directories")
+  p.add_argument("--target-losses", type=_losses, default=None,
+                 help="comma-separated training losses (nats/token); default: --levels "
+                      "losses that every run reached")
+  p.add_argument("--levels", type=int, default=5, help="default target losses (default 5)")
+  p.add_argument("--smooth", type=float, default=0.1,
+                 help="moving-average window as a fraction of each run's steps (default 0.1)")
+  p.add_argument("--out", help="output directory (default: DIR/fit_bcrit)")
+  p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+  return p
+
+
+def main(argv=None) -> int:
+  """argv: the arguments after `bcrit` (default sys.argv[1:]). Returns the exit code."""
+  try:
+    args = build_parser().parse_args(argv)
+    if args.levels < 2:
+      raise BcritError(f"--levels={args.levels} must be >= 2 to fit B_crit(L)")
+    if not 0 < args.smooth < 1:
+      raise BcritError(f"--smooth={args.smooth} must be a fraction in (0, 1)")
+    fit = critical_batch.fit_bcrit_from_runs(args.dirs, args.target_losses,
+                                             n_levels=args.levels, smooth_fraction=args.smooth)
+  except BcritError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+  out = args.out or os.path.join(args.dirs[0], "fit_bcrit")
+  os.makedirs(out, exist_ok=True)
+  write_json(os.path.join(out, "fit.json"), fit)
+  written = [os.path.join(out, "fit.json")]
+  if not args.no_plots:
+    from scaling.gns import plots  # pylint: disable=g-import-not-at-top
+    written += plots.write_figures(fit, out)
+  print(critical_batch.format_table(fit))
+  print("wrote " + ", ".join(written))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,244 @@
+"""Critical batch size from batch-size scans (Kaplan et al. §5.1; McCandlish et al. eq. 2.11).
+
+For each target loss L, every run (one batch size B each) needs S(L) steps and
+E(L) = B·S(L) training tokens to reach L on its smoothed learning curve. The
+runs trace the hyperbola (S/S_min − 1)(E/E_min − 1) = 1 (Eq. 5.1), which with
+E = B·S is S = S_min + E_min/B (Eq. 5.4): S_min, E_min come from a fit of S
+against 1/B, and B_crit(L) = E_min/S_min (Eq. 5.2). Over the levels,
+B_crit(L) = B*/L^(1/α_B) (Eq. 5.3) is a straight line in log-log.
+
+The gradient noise scale B_noise that each run logged (`gns_b_simple_tokens`)
+is read at the step where it reached L, for the side-by-side comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+from scipy import optimize
+
+from scaling.train import records
+
+MIN_BATCH_SIZES = 3
+PAPER = {"b_star_tokens": 2e8, "alpha_b": 0.21, "note": "Kaplan et al. Eq. 5.3, BPE loss"}
+
+
+class BcritError(ValueError):
+  """Scans that cannot give a critical batch size; the message says why."""
+
+
+# ---------------------------------------------------------------- runs and curves
+
+def find_runs(paths) -> list[str]:
+  """Run directories: each path that has metrics.jsonl, else its subdirectories that do."""
+  paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+  runs = []
+  for path in map(str, paths):
+    if os.path.isfile(os.path.join(path, "metrics.jsonl")):
+      runs.append(path)
+    elif os.path.isdir(path):
+      runs += sorted(os.path.join(path, d) for d in os.listdir(path)
+                     if os.path.isfile(os.path.join(path, d, "metrics.jsonl")))
+    else:
+      raise BcritError(f"{path} does not exist; give a sweep directory or run directories")
+  if not runs:
+    raise BcritError(f"no runs in {', '.join(map(str, paths))}: expected metrics.jsonl "
+                     "in each run directory (e.g. DIR/<member>/metrics.jsonl)")
+  return runs
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+  """Centered moving average (shrinking at the ends), then a running minimum.
+
+  The running minimum makes "the first step that reached L" well defined.
+  """
+  values = np.asarray(values, np.float64)
+  half = max(window, 1) // 2
+  csum = np.concatenate([[0.0], np.cumsum(values)])
+  idx = np.arange(len(values))
+  lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, len(values))
+  return np.minimum.accumulate((csum[hi] - csum[lo]) / (hi - lo))
+
+
+def load_run(run_dir: str, smooth_fraction: float = 0.1) -> dict:
+  """A run's batch size, smoothed training-loss curve and logged noise scale."""
+  config_path = os.path.join(run_dir, "config.json")
+  if not os.path.isfile(config_path):
+    raise BcritError(f"{run_dir} has no config.json; is it a scaling-train run directory?")
+  with open(config_path) as f:
+    config = json.load(f)
+  rows = [r for r in records.read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+          if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
+  if len(rows) < 3:
+    raise BcritError(f"{run_dir}/metrics.jsonl has {len(rows)} finite loss rows; "
+                     "train the run longer")
+  seq_len = config["data"]["seq_len"] or config["model"]["n_ctx"]
+  steps = np.array([r["step"] for r in rows], np.float64)
+  window = max(5, int(smooth_fraction * len(rows)) | 1)
+  noise = [(r["step"], r["gns_b_simple_tokens"]) for r in rows
+           if isinstance(r.get("gns_b_simple_tokens"), (int, float))]
+  return {
+      "dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)),
+      "batch_size": int(config["train"]["batch_size"]), "seq_len": int(seq_len),
+      "batch_tokens": int(config["train"]["batch_size"]) * int(seq_len),
+      "steps": steps, "loss": smooth(np.array([r["loss"] for r in rows]), window),
+      "noise_steps": np.array([s for s, _ in noise], np.float64),
+      "b_noise_tokens": np.array([b for _, b in noise], np.float64),
+  }
+
+
+def steps_to_reach(run: dict, target: float) -> float | None:
+  """The (interpolated) step at which the smoothed loss first reaches `target`."""
+  loss, steps = run["loss"], run["steps"]
+  hit = np.nonzero(loss <= target)[0]
+  if not len(hit):
+    return None
+  i = hit[0]
+  if i == 0:
+    return float(steps[0])
+  frac = (loss[i - 1] - target) / (loss[i - 1] - loss[i])
+  return float(steps[i - 1] + frac * (steps[i] - steps[i - 1]))
+
+
+def b_noise_at(run: dict, step: float) -> float | None:
+  """The run's logged B_noise (tokens) at `step`, interpolated; None if not logged."""
+  if not len(run["noise_steps"]):
+    return None
+  return float(np.interp(step, run["noise_steps"], run["b_noise_tokens"]))
+
+
+# ---------------------------------------------------------------- fits
+
+def fit_hyperbola(batch_tokens, steps) -> tuple[float, float]:
+  """(S_min, E_min) of S = S_min + E_min/B (Eq. 5.1 with E = B·S), fit in log S."""
+  b = np.asarray(batch_tokens, np.float64)
+  s = np.asarray(steps, np.float64)
+  design = np.stack([np.ones_like(b), 1.0 / b], axis=1)
+  guess = np.linalg.lstsq(design, s, rcond=None)[0]
+  s0 = max(guess[0], 0.05 * s.min())
+  e0 = max(guess[1], 0.05 * s.min() * b.min())
+
+  def residual(theta):
+    return np.log(np.exp(theta[0]) + np.exp(theta[1]) / b) - np.log(s)
+
+  result = optimize.least_squares(residual, np.log([s0, e0]), method="lm")
+  s_min, e_min = np.exp(result.x)
+  return float(s_min), float(e_min)
+
+
+def fit_bcrit_law(losses, b_crit) -> dict:
+  """B_crit(L) = B*/L^(1/α_B) (Eq. 5.3) by least squares in log-log."""
+  slope, intercept = np.polyfit(np.log(losses), np.log(b_crit), 1)
+  alpha_b = -1.0 / slope if slope else float("inf")
+  pred = intercept + slope * np.log(losses)
+  rms = float(np.sqrt(np.mean((pred - np.log(b_crit)) ** 2)))
+  return {"form": "B_crit(L) = B*/L^(1/alpha_B)", "b_star_tokens": float(np.exp(intercept)),
+          "alpha_b": float(alpha_b), "rms_log_residual": rms, "n_levels": len(losses)}
+
+
+# ---------------------------------------------------------------- the analysis
+
+def default_targets(runs: list[dict], n: int) -> list[float]:
+  """n losses between the lowest loss every run reached and halfway up to the start."""
+  floor = max(float(r["loss"][-1]) for r in runs)
+  start = min(float(r["loss"][0]) for r in runs)
+  if not start > floor:
+    raise BcritError("the runs' smoothed losses never fall below their starting values; "
+                     "train longer or give --target-losses")
+  return [floor + f * (start - floor) for f in np.linspace(0.5, 0.02, n)]
+
+
+def _batch_list(runs) -> str:
+  return ", ".join(f"B={b}" for b in sorted({r["batch_size"] for r in runs}))
+
+
+def analyze_level(runs: list[dict], target: float) -> dict:
+  reached = [(r, steps_to_reach(r, target)) for r in runs]
+  used = [(r, s) for r, s in reached if s is not None and s > 0]
+  if len({r["batch_size"] for r, _ in used}) < MIN_BATCH_SIZES:
+    missed = [f"{r['name']} (B={r['batch_size']}, lowest smoothed loss {r['loss'][-1]:.4f})"
+              for r, s in reached if s is None]
+    raise BcritError(
+        f"target loss {target:.4f} was reached by {len(used)} run(s) at "
+        f"{len({r['batch_size'] for r, _ in used})} batch size(s), fewer than "
+        f"{MIN_BATCH_SIZES}; not reached by {', '.join(missed) or 'none'}; choose a higher "
+        "target loss or train those runs longer")
+  b_tok = np.array([r["batch_tokens"] for r, _ in used], np.float64)
+  s = np.array([s for _, s in used])
+  s_min, e_min = fit_hyperbola(b_tok, s)
+  b_crit = e_min / s_min
+  seq_len = used[0][0]["seq_len"]
+  noise = [b_noise_at(r, st) for r, st in used]
+  noise = [x for x in noise if x is not None and math.isfinite(x)]
+  b_noise = float(np.median(noise)) if noise else None
+  return {
+      "loss": float(target), "s_min": s_min, "e_min_tokens": e_min,
+      "b_crit_tokens": b_crit, "b_crit_sequences": b_crit / seq_len,
+      "b_noise_tokens": b_noise,
+      "b_noise_sequences": b_noise / seq_len if b_noise is not None else None,
+      "b_crit_in_scanned_range": bool(b_tok.min() <= b_crit <= b_tok.max()),
+      "runs": [{"name": r["name"], "batch_size": r["batch_size"],
+                "batch_tokens": r["batch_tokens"], "steps": st,
+                "tokens": st * r["batch_tokens"], "b_noise_tokens": b_noise_at(r, st)}
+               for r, st in used],
+      "not_reached": [r["name"] for r, st in reached if st is None],
+  }
+
+
+def fit_bcrit_from_runs(runs, target_losses=None, *, n_levels: int = 5,
+                        smooth_fraction: float = 0.1) -> dict:
+  """The critical batch size at several losses from a batch-size scan.
+
+  runs: a sweep directory (its subdirectories are the runs), a run directory,
+  or a list of either. target_losses: losses to analyse (default: n_levels
+  between the lowest loss every run reached and halfway up to the start).
+  """
+  run_dirs = find_runs(runs)
+  loaded = sorted((load_run(d, smooth_fraction) for d in run_dirs),
+                  key=lambda r: (r["batch_size"], r["name"]))
+  sizes = sorted({r["batch_size"] for r in loaded})
+  if len(sizes) < MIN_BATCH_SIZES:
+    raise BcritError(f"too few batch sizes: the scan needs runs at >= {MIN_BATCH_SIZES} "
+                     f"different train.batch_size, found {len(sizes)} ({_batch_list(loaded)}) "
+                     f"in {len(loaded)} run(s)")
+  if len({r["seq_len"] for r in loaded}) > 1:
+    raise BcritError("the runs have different data.seq_len "
+                     f"({sorted({r['seq_len'] for r in loaded})}); scan the batch size only")
+  targets = sorted(target_losses if target_losses else default_targets(loaded, n_levels),
+                   reverse=True)
+  levels = [analyze_level(loaded, t) for t in targets]
+  law = None
+  if len(levels) >= 2:
+    law = fit_bcrit_law([l["loss"] for l in levels], [l["b_crit_tokens"] for l in levels])
+  return {
+      "kind": "bcrit", "smooth_fraction": smooth_fraction,
+      "runs": [{"name": r["name"], "dir": r["dir"], "batch_size": r["batch_size"],
+                "batch_tokens": r["batch_tokens"], "steps": int(r["steps"][-1]),
+                "final_smoothed_loss": float(r["loss"][-1])} for r in loaded],
+      "levels": levels, "law": law, "paper": PAPER,
+      "noise_curves": [{"name": r["name"], "batch_size": r["batch_size"],
+                        "loss": np.interp(r["noise_steps"], r["steps"], r["loss"]).tolist(),
+                        "b_noise_tokens": r["b_noise_tokens"].tolist()}
+                       for r in loaded if len(r["noise_steps"])],
+  }
+
+
+def format_table(fit: dict) -> str:
+  """B_crit next to the measured B_noise at each loss level."""
+  lines = [f"{'loss':>8} {'S_min':>9} {'E_min (tok)':>12} {'B_crit (tok)':>13} "
+           f"{'B_noise (tok)':>14} {'B_crit/B_noise':>15} {'runs':>5}"]
+  for l in fit["levels"]:
+    noise = l["b_noise_tokens"]
+    ratio = f"{l['b_crit_tokens'] / noise:.2f}" if noise else "-"
+    lines.append(f"{l['loss']:8.4f} {l['s_min']:9.1f} {l['e_min_tokens']:12.4g} "
+                 f"{l['b_crit_tokens']:13.4g} {noise if noise is None else f'{noise:.4g}':>14} "
+                 f"{ratio:>15} {len(l['runs']):5d}"
+                 + ("" if l["b_crit_in_scanned_range"] else "  (B_crit outside the scan)"))
+  if fit["law"]:
+    law = fit["law"]
+    lines.append(f"B_crit(L) = {law['b_star_tokens']:.4g} tokens / L^(1/{law['alpha_b']:.3f})"
+                 f"  (paper: B* = 2e8 tokens, alpha_B = 0.21, on BPE tokens)")
+  return "\n".join(lines)
