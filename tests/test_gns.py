@@ -273,7 +273,7 @@ def test_fit_hyperbola_is_exact_on_exact_points():
 
 def test_bcrit_cli_prints_b_crit_beside_b_noise_and_writes_fit(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
-  out = run_cli("scaling.cli.bcrit", root, "--levels", "4")
+  out = run_cli("scaling.cli.fit", "bcrit", root, "--levels", "4")  # as scaling-fit bcrit
   assert out.returncode == 0, out.stderr[-2000:]
   table = [l.split() for l in out.stdout.splitlines() if l.strip()[:1].isdigit()]
   assert len(table) == 4

@@ -223,7 +223,19 @@ def run(args) -> list[str]:
   return lines
 
 
+def _is_scan(argv) -> bool:
+  """`bcrit` on run directories (a batch-size scan), not on a table."""
+  args = list(sys.argv[1:] if argv is None else argv)
+  if not args or args[0].lower() != "bcrit":
+    return False
+  paths = [a for a in args[1:] if not a.startswith("-")]
+  return bool(paths) and os.path.isdir(paths[0])
+
+
 def main(argv=None) -> int:
+  if _is_scan(argv):  # scaling-fit bcrit DIR: B_crit from the scan's learning curves
+    from scaling.cli import bcrit  # pylint: disable=g-import-not-at-top
+    return bcrit.main(list(sys.argv[2:] if argv is None else argv[1:]))
   try:
     args = build_parser().parse_args(argv)
     lines = run(args)
