@@ -87,6 +87,9 @@ def base_config() -> ml_collections.ConfigDict:
   t.b2 = 0.95
   t.seed = 0
   t.log_every = 10
+  t.nan_policy = "halt"   # halt | skip: what a non-finite loss or gradient does
+  t.max_skipped = 10      # skip: halt after this many consecutive skipped steps
+  t.inject_nonfinite = ""  # fault drill: "loss@STEP" or "grad@STEP" poisons that step
 
   c.checkpoint = k = ml_collections.ConfigDict()
   k.every_steps = 500

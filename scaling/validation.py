@@ -39,6 +39,15 @@ def _dp(c, n):
   return max(_mesh_data(c, n), 1) * c.mesh.fsdp
 
 
+def _injection_ok(spec):
+  from scaling.train.step import parse_injection  # pylint: disable=g-import-not-at-top
+  try:
+    parse_injection(spec)
+    return True
+  except ValueError:
+    return False
+
+
 def _per_device_batch(c, n):
   return c.train.batch_size // _dp(c, n)
 
@@ -108,6 +117,14 @@ RULES = (
     Rule("train.weight_decay", lambda c, n: c.train.weight_decay >= 0,
          lambda c, n: f"train.weight_decay={c.train.weight_decay} must be >= 0"),
     _positive_int("train", "log_every"),
+    Rule("train.nan_policy", lambda c, n: c.train.nan_policy in ("halt", "skip"),
+         lambda c, n: f"train.nan_policy={c.train.nan_policy!r} is unknown; use halt or skip"),
+    Rule("train.max_skipped", lambda c, n: isinstance(c.train.max_skipped, int)
+         and c.train.max_skipped >= 0,
+         lambda c, n: f"train.max_skipped={c.train.max_skipped!r} must be an integer >= 0"),
+    Rule("train.inject_nonfinite", lambda c, n: _injection_ok(c.train.inject_nonfinite),
+         lambda c, n: f"train.inject_nonfinite={c.train.inject_nonfinite!r} must be '' or "
+                      "look like loss@STEP or grad@STEP"),
     _positive_int("checkpoint", "every_steps"),
     _positive_int("checkpoint", "keep"),
     _positive_int("eval", "every_steps"),

@@ -4,7 +4,8 @@
       --config.train.steps=300
 
 Running the same command again resumes from the latest checkpoint.
-Exit codes: 0 done, 2 bad input, 75 preempted (checkpoint saved; rerun).
+Exit codes: 0 done, 2 bad input, 3 diverged (non-finite loss or gradient),
+75 preempted (checkpoint saved; rerun).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def main(argv):
   # Imported here so that --help and flag errors are fast.
   from scaling.data.store import StoreError  # pylint: disable=g-import-not-at-top
   from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
-  from scaling.train.checkpoint import ResumeError  # pylint: disable=g-import-not-at-top
-  from scaling.train.loop import EXIT_PREEMPTED, Preempted, train  # pylint: disable=g-import-not-at-top
+  from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
+  from scaling.train.loop import EXIT_DIVERGED, EXIT_PREEMPTED, Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
   try:
@@ -60,6 +61,12 @@ def main(argv):
   except Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(EXIT_PREEMPTED)
+  except Diverged as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(EXIT_DIVERGED)
+  except CheckpointError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
   except (ConfigError, ResumeError, StoreError, MeshError) as e:
     fail(str(e))
   print(f"done: {summary['steps']} steps, val_loss {summary['val_loss']:.4f} nats/token, "

@@ -28,6 +28,15 @@ class ResumeError(ValueError):
   pass
 
 
+class CheckpointError(RuntimeError):
+  """A save that did not complete (disk full, permissions, I/O): never ignored."""
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {text[-1] if text else ''}"
+
+
 def identity(config) -> dict:
   """The part of a resolved config that a checkpoint belongs to."""
   return {section: {k: config[section][k] for k in keys if k in config[section]}
@@ -62,10 +71,18 @@ class Checkpointer:
     return step
 
   def save(self, step: int, state, config, *, force: bool = False) -> bool:
-    return self.manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        meta=ocp.args.JsonSave({"identity": identity(config), "step": int(step)})),
-        force=force)
+    """Starts an asynchronous save; raises CheckpointError if this or an earlier
+    save failed (orbax reports a background failure at the next call)."""
+    try:
+      return self.manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state),
+          meta=ocp.args.JsonSave({"identity": identity(config), "step": int(step)})),
+          force=force)
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(f"saving a checkpoint in {self.directory} failed at step "
+                            f"{step}: {_first_line(e)}; free space or fix the "
+                            "directory, then rerun to resume from the last complete one"
+                            ) from e
 
   def restore(self, step: int, abstract_state):
     restored = self.manager.restore(step, args=ocp.args.Composite(
@@ -73,7 +90,13 @@ class Checkpointer:
     return restored.state
 
   def wait(self) -> None:
-    self.manager.wait_until_finished()
+    """Blocks until pending saves are on disk; raises CheckpointError if one failed."""
+    try:
+      self.manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(f"saving a checkpoint in {self.directory} failed: "
+                            f"{_first_line(e)}; free space or fix the directory, then "
+                            "rerun to resume from the last complete one") from e
 
   def close(self) -> None:
     self.manager.close()

@@ -25,6 +25,7 @@ from scaling.train.progress import Progress
 from scaling.validation import validate
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: run the same command again to resume
+EXIT_DIVERGED = 3
 
 
 class Preempted(Exception):
@@ -43,6 +44,47 @@ def prepare(config):
                                platform=jax.default_backend())
   validate(resolved, jax.device_count())
   return resolved
+
+
+class Diverged(Exception):
+  """A non-finite loss or gradient under train.nan_policy (see Health)."""
+
+  def __init__(self, step: int):
+    super().__init__(f"diverged at step {step}: non-finite loss or gradient; the last "
+                     "good checkpoint is kept (lower train.lr, or nan_policy=skip)")
+    self.step = step
+
+
+class Health:
+  """Screens logged steps for non-finite loss or gradients (train.nan_policy).
+
+  halt: the first non-finite step ends the run. skip: the step already left
+  the state unchanged (in the jitted step); count it, and end the run after
+  train.max_skipped consecutive ones. Counts carry over a resume through the
+  metrics rows.
+  """
+
+  def __init__(self, train_cfg, earlier_rows):
+    self.policy, self.max_skipped = train_cfg.nan_policy, train_cfg.max_skipped
+    self.skipped = self.consecutive = 0
+    for row in earlier_rows:
+      self._count(row)
+
+  def _count(self, row) -> bool:
+    bad = bool(row.get("nonfinite"))
+    self.skipped += bad
+    self.consecutive = self.consecutive + 1 if bad else 0
+    return bad
+
+  def screen(self, rows):
+    """(rows up to and including a diverged step, that step or None)."""
+    for i, row in enumerate(rows):
+      bad = self._count(row)
+      if self.policy == "skip":
+        row["skipped_steps"] = self.skipped
+      if bad and (self.policy == "halt" or self.consecutive > self.max_skipped):
+        return rows[:i + 1], row["step"]
+    return rows, None
 
 
 @dataclasses.dataclass
@@ -183,6 +225,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   if start == 0:
     run_eval(0)
 
+  health = Health(cfg.train, records.read_jsonl(paths["metrics"]))
   pending, recent_losses = [], []
   t_log = t_steady = time.time()
   steady_from = None
@@ -200,7 +243,9 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
         pending_time_base = step
       last = step == cfg.train.steps
       stop = signals.received is not None
-      if step % cfg.train.log_every == 0 or last or stop:
+      due = [step % every == 0 for every in
+             (cfg.train.log_every, cfg.eval.every_steps, cfg.checkpoint.every_steps)]
+      if any(due) or last or stop:  # metrics are screened before any eval or save
         fetched = jax.device_get([m for _, m in pending])
         now = time.time()
         n_new = step - pending_time_base  # steps timed since the last flush
@@ -208,13 +253,19 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
         rows = [{"step": s, "tokens": s * batch_tokens,
                  **{k: float(v) for k, v in m.items()}, "tokens_per_sec": tps}
                 for (s, _), m in zip(pending, fetched)]
+        rows, diverged_at = health.screen(rows)
         recent_losses = [r["loss"] for r in rows][-cfg.train.log_every:]
         if is_main:
           writers["metrics"].write(rows)
-          tb.scalars(step, rows[-1])
-        bar.update(step, f"loss {rows[-1]['loss']:.4f}"
+          tb.scalars(rows[-1]["step"], rows[-1])
+        bar.update(rows[-1]["step"], f"loss {rows[-1]['loss']:.4f}"
                    + (f" {tps / 1e3:.1f}K tok/s" if tps else ""))
         pending, t_log, pending_time_base = [], now, step
+        if diverged_at is not None:  # nothing after it is evaluated or saved
+          status, step = "diverged", diverged_at
+          bar.message(f"diverged at step {step} (train.nan_policy="
+                      f"{cfg.train.nan_policy}); the last checkpoint is untouched")
+          break
       if step % cfg.eval.every_steps == 0 or last:
         run_eval(step)
       if step % cfg.checkpoint.every_steps == 0 or last or stop:
@@ -231,10 +282,15 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   summary = _summary(cfg, counts, step, train_loss, last_eval,
                      best_val if math.isfinite(best_val) else None, wall, tps, status,
                      batches)
+  if status == "diverged":
+    summary["diverged_step"] = step
+  summary["skipped_steps"] = health.skipped
   if is_main:
     records.write_json(os.path.join(workdir, "summary.json"), summary)
     tb.close()
   ckpt.close()
   if status == "preempted":
     raise Preempted(step)
+  if status == "diverged":
+    raise Diverged(step)
   return summary

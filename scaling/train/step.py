@@ -31,6 +31,16 @@ def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_ch
   return token_losses(logits_BxTxV, batch["targets"], vocab_size)
 
 
+def parse_injection(spec: str):
+  """'loss@12' or 'grad@12' -> ('loss', 12); '' -> None (train.inject_nonfinite)."""
+  if not spec:
+    return None
+  what, _, at = spec.partition("@")
+  if what not in ("loss", "grad") or not at.isdigit() or int(at) < 1:
+    raise ValueError(f"train.inject_nonfinite={spec!r} must look like loss@STEP or grad@STEP")
+  return what, int(at)
+
+
 def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=None):
   """gns_cfg: the config's `gns` section (micro-batches and the noise scale), or None."""
   vocab_size = model_cfg.vocab_size
@@ -58,8 +68,20 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
     ema, metrics = gnslib.step_update(state["gns"], stats, b, k, gns_cfg.ema, t)
     return loss, grads, ema, metrics
 
+  nan_policy = train_cfg.get("nan_policy", "halt")
+  inject = parse_injection(train_cfg.get("inject_nonfinite", ""))
+
   def train_step(state, batch):
     loss, grads, ema, gns_metrics = grads_and_gns(state, batch)
+    if inject:  # a fault drill: poison one step's loss or gradients
+      what, at_step = inject
+      poison = jnp.where(state["step"] + 1 == at_step, jnp.nan, 0.0)
+      if what == "loss":
+        loss = loss + poison
+      else:
+        grads = jax.tree.map(lambda g: g + poison.astype(g.dtype), grads)
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
     new_state = {
         "step": state["step"] + 1,
@@ -68,8 +90,13 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
     }
     if ema is not None:
       new_state["gns"] = ema
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
-               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32), **gns_metrics}
+    if nan_policy == "skip":  # a non-finite step leaves everything but the step count
+      new_state = {key: value if key == "step" else jax.tree.map(
+          lambda new, old: jnp.where(finite, new, old), value, state[key])
+                   for key, value in new_state.items()}
+    metrics = {"loss": loss, "grad_norm": grad_norm,
+               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32),
+               "nonfinite": (~finite).astype(jnp.float32), **gns_metrics}
     return new_state, metrics
 
   return train_step

@@ -1,0 +1,135 @@
+"""Faults: non-finite steps, failed and partial saves. (SIGTERM: test_train.py.)"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import REPO, small_config
+from scaling import config as configlib
+from scaling import sharding as shardlib
+from scaling.train import optim, records
+from scaling.train import state as statelib
+from scaling.train import step as steplib
+from scaling.train.loop import Diverged, train
+
+
+def _cfg(**kw):
+  base = {"train.steps": 12, "train.log_every": 4, "checkpoint.every_steps": 5,
+          "checkpoint.keep": 5, "eval.every_steps": 100, "eval.batches": 1}
+  return small_config("nano", **{**base, **kw})
+
+
+def _rows(workdir):
+  return records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+
+
+def _summary(workdir):
+  with open(os.path.join(workdir, "summary.json")) as f:
+    return json.load(f)
+
+
+@pytest.mark.parametrize("what", ["loss", "grad"])
+def test_halt_stops_at_the_first_nonfinite_step_and_keeps_the_last_checkpoint(what, tmp_path):
+  workdir = str(tmp_path / what)
+  with pytest.raises(Diverged, match="step 7"):
+    train(_cfg(**{"train.inject_nonfinite": f"{what}@7"}), workdir, progress=False)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["5"]
+  summary = _summary(workdir)
+  assert summary["status"] == "diverged" and summary["diverged_step"] == 7
+  rows = _rows(workdir)
+  assert [r["step"] for r in rows] == list(range(1, 8)) and rows[-1]["nonfinite"] == 1.0
+  assert all(r["nonfinite"] == 0.0 for r in rows[:-1])
+
+
+def test_skip_leaves_parameters_and_optimizer_state_unchanged():
+  cfg = configlib.resolve(_cfg(**{"train.nan_policy": "skip", "train.warmup_steps": 0,
+                                  "train.inject_nonfinite": "grad@1"}),
+                          vocab_size=259, platform="cpu")
+  mesh = shardlib.make_mesh(cfg.mesh)
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, 0)
+  step = jax.jit(steplib.make_train_step(setup, cfg.model, cfg.train, optim.schedule(cfg.train),
+                                         cfg.gns))
+  state = statelib.init_state(cfg.model, setup, 0)
+  tokens = np.random.default_rng(0).integers(0, 259, (16, 65)).astype(np.int32)
+  batch = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
+  new, metrics = step(state, batch)            # step 1 is poisoned: skipped
+  assert float(metrics["nonfinite"]) == 1.0 and int(new["step"]) == 1
+  for a, b in zip(jax.tree.leaves((new["params"], new["opt_state"])),
+                  jax.tree.leaves((state["params"], state["opt_state"]))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  newer, metrics = step(new, batch)            # step 2 is clean: applied
+  assert float(metrics["nonfinite"]) == 0.0
+  assert not np.array_equal(np.asarray(newer["params"]["pos_embed"]),
+                            np.asarray(state["params"]["pos_embed"]))
+
+
+def test_skip_counts_skipped_steps_and_halts_after_max_skipped(tmp_path):
+  ok_dir = str(tmp_path / "skip")
+  summary = train(_cfg(**{"train.nan_policy": "skip", "train.inject_nonfinite": "grad@7"}),
+                  ok_dir, progress=False)
+  assert summary["status"] == "completed" and summary["skipped_steps"] == 1
+  rows = _rows(ok_dir)
+  assert rows[6]["nonfinite"] == 1.0 and rows[6]["skipped_steps"] == 1
+  assert rows[-1]["skipped_steps"] == 1 and np.isfinite(summary["val_loss"])
+
+  halt_dir = str(tmp_path / "too-many")
+  with pytest.raises(Diverged):
+    train(_cfg(**{"train.nan_policy": "skip", "train.max_skipped": 0,
+                  "train.inject_nonfinite": "loss@7"}), halt_dir, progress=False)
+  assert _summary(halt_dir)["status"] == "diverged"
+
+
+ARGS = ["--config", "configs/transformer.py:size=nano", "--progress=false",
+        "--config.train.steps=10", "--config.train.log_every=1",
+        "--config.checkpoint.every_steps=5", "--config.eval.batches=1"]
+
+
+def _train_cli(workdir, file_limit=None):
+  def limit():  # a disk that refuses large files, as a full disk would
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+  return subprocess.run([sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", workdir],
+                        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
+                        text=True, timeout=600, preexec_fn=limit if file_limit else None)
+
+
+def test_a_failed_save_stops_the_run_naming_it_and_a_rerun_recovers(tmp_path):
+  reference = str(tmp_path / "ref")
+  assert _train_cli(reference).returncode == 0
+  workdir = str(tmp_path / "full-disk")
+  failed = _train_cli(workdir, file_limit=100_000)
+  assert failed.returncode == 1
+  last = failed.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: saving a checkpoint in ") and "File too large" in last
+  assert not os.path.exists(os.path.join(workdir, "summary.json"))  # never "completed"
+  assert not [d for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit()]
+  again = _train_cli(workdir)  # space is back: the partial save is never restored
+  assert again.returncode == 0, again.stderr[-2000:]
+  losses = lambda d: [r["loss"] for r in _rows(d)]
+  assert losses(workdir) == losses(reference)
+
+
+def test_a_checkpoint_interrupted_mid_write_is_never_restored(tmp_path):
+  full = str(tmp_path / "full")
+  train(_cfg(**{"train.steps": 15, "train.log_every": 1}), full, progress=False)
+  broken = str(tmp_path / "broken")
+  shutil.copytree(full, broken)
+  ckpts = os.path.join(broken, "checkpoints")
+  shutil.rmtree(os.path.join(ckpts, "15"))
+  # what a kill during the save of step 10 leaves: a temporary dir, a file cut short
+  os.rename(os.path.join(ckpts, "10"), os.path.join(ckpts, "10.orbax-checkpoint-tmp-1"))
+  for dirpath, _, files in os.walk(os.path.join(ckpts, "10.orbax-checkpoint-tmp-1")):
+    for name in files:
+      path = os.path.join(dirpath, name)
+      with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+  train(_cfg(**{"train.steps": 15, "train.log_every": 1}), broken, progress=False)
+  assert [r["loss"] for r in _rows(broken)] == [r["loss"] for r in _rows(full)]
