@@ -2,9 +2,7 @@
 
 import json
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -92,20 +90,19 @@ ARGS = ["--config", "configs/transformer.py:size=nano", "--progress=false",
         "--config.checkpoint.every_steps=5", "--config.eval.batches=1"]
 
 
-def _train_cli(workdir, file_limit=None):
-  def limit():  # a disk that refuses large files, as a full disk would
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
-  return subprocess.run([sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", workdir],
-                        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
-                        text=True, timeout=600, preexec_fn=limit if file_limit else None)
+def _train_cli(workdir, file_limit_kb=None):
+  cmd = [sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", workdir]
+  if file_limit_kb:  # a disk that refuses large files, as a full disk would
+    cmd = ["bash", "-c", f"ulimit -f {file_limit_kb}; trap '' XFSZ; exec \"$@\"", "_", *cmd]
+  return subprocess.run(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                        capture_output=True, text=True, timeout=600)
 
 
 def test_a_failed_save_stops_the_run_naming_it_and_a_rerun_recovers(tmp_path):
   reference = str(tmp_path / "ref")
   assert _train_cli(reference).returncode == 0
   workdir = str(tmp_path / "full-disk")
-  failed = _train_cli(workdir, file_limit=100_000)
+  failed = _train_cli(workdir, file_limit_kb=100)
   assert failed.returncode == 1
   last = failed.stderr.strip().splitlines()[-1]
   assert last.startswith("error: saving a checkpoint in ") and "File too large" in last
