@@ -2,9 +2,11 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -23,17 +25,21 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _two_processes(workdir):
+def _start_two(workdir, *extra):
   port = _free_port()
   env = dict(os.environ, PYTHONPATH=REPO)
-  procs = [subprocess.Popen(
-      [sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", workdir,
+  return [subprocess.Popen(
+      [sys.executable, "-m", "scaling.cli.train", *ARGS, *extra, "--workdir", workdir,
        "--coordinator", f"127.0.0.1:{port}", "--num_processes", "2", "--process_id", str(i)],
       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
       for i in range(2)]
+
+
+def _two_processes(workdir, *extra, expect=0):
+  procs = _start_two(workdir, *extra)
   outs = [p.communicate(timeout=600)[0] for p in procs]
   for p, out in zip(procs, outs):
-    assert p.returncode == 0, out[-3000:]
+    assert p.returncode == expect, out[-3000:]
 
 
 def _losses(workdir):
@@ -59,3 +65,23 @@ def test_two_processes_train_checkpoint_resume_and_match_one_process(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   a, b = np.asarray(_losses(two)), np.asarray(_losses(one))
   assert np.max(np.abs(a - b) / b) < 1e-5
+
+
+def test_sigterm_on_one_host_stops_every_host_at_the_same_step(tmp_path):
+  workdir = str(tmp_path / "run")
+  longer = ["--config.train.steps=120", "--config.checkpoint.every_steps=1000"]
+  procs = _start_two(workdir, *longer)
+  metrics = os.path.join(workdir, "metrics.jsonl")
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    rows = records.read_jsonl(metrics)
+    if rows and rows[-1]["step"] >= 5:
+      break
+    time.sleep(0.1)
+  procs[1].send_signal(signal.SIGTERM)  # only one host is told
+  outs = [p.communicate(timeout=600)[0] for p in procs]
+  assert [p.returncode for p in procs] == [75, 75], outs[0][-2000:]
+  saved = os.listdir(os.path.join(workdir, "checkpoints"))
+  assert len(saved) == 1 and int(saved[0]) < 120  # one step, agreed by both
+  _two_processes(workdir, *longer)  # resumes
+  assert [r["step"] for r in records.read_jsonl(metrics)] == list(range(1, 121))

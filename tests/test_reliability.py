@@ -130,3 +130,12 @@ def test_a_checkpoint_interrupted_mid_write_is_never_restored(tmp_path):
         f.truncate(os.path.getsize(path) // 2)
   train(_cfg(**{"train.steps": 15, "train.log_every": 1}), broken, progress=False)
   assert [r["loss"] for r in _rows(broken)] == [r["loss"] for r in _rows(full)]
+
+
+def test_the_same_config_twice_gives_identical_per_step_losses(tmp_path):
+  cfg = _cfg(**{"train.steps": 8, "train.log_every": 1})
+  losses = []
+  for name in ("a", "b"):
+    train(cfg, str(tmp_path / name), progress=False)
+    losses.append([(r["step"], r["loss"], r["grad_norm"]) for r in _rows(str(tmp_path / name))])
+  assert losses[0] == losses[1]

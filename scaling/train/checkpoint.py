@@ -89,6 +89,11 @@ class Checkpointer:
         state=ocp.args.StandardRestore(abstract_state)))
     return restored.state
 
+  def reached_preemption(self, step: int) -> bool:
+    """True on every process at the same step once any one got SIGTERM (orbax's
+    preemption sync point through jax.distributed)."""
+    return self.manager.reached_preemption(step)
+
   def wait(self) -> None:
     """Blocks until pending saves are on disk; raises CheckpointError if one failed."""
     try:

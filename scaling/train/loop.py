@@ -92,10 +92,13 @@ class _Signals:
   """Turns SIGTERM/SIGINT into a flag the loop checks after each step."""
 
   received: int | None = None
+  # Multi-process: SIGTERM is left to JAX's preemption service, which agrees on
+  # one step for every process (see Checkpointer.reached_preemption).
+  multiprocess: bool = False
 
   def __enter__(self):
     self._old = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGINT,) if self.multiprocess else (signal.SIGTERM, signal.SIGINT):
       try:
         self._old[sig] = signal.signal(sig, self._handle)
       except ValueError:  # not the main thread
@@ -231,7 +234,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   steady_from = None
   status = "completed"
   step = start
-  with _Signals() as signals:
+  multiprocess = jax.process_count() > 1
+  with _Signals(multiprocess=multiprocess) as signals:
     while step < cfg.train.steps:
       batch = _device_batch(batches(step, jax.process_index(), jax.process_count()), mesh)
       state, metrics = train_step(state, batch)
@@ -242,7 +246,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
         steady_from, t_steady, t_log = step, time.time(), time.time()
         pending_time_base = step
       last = step == cfg.train.steps
-      stop = signals.received is not None
+      stop = signals.received is not None or (multiprocess and ckpt.reached_preemption(step))
       due = [step % every == 0 for every in
              (cfg.train.log_every, cfg.eval.every_steps, cfg.checkpoint.every_steps)]
       if any(due) or last or stop:  # metrics are screened before any eval or save
