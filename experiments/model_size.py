@@ -15,12 +15,11 @@ sequences, 2.5e5 steps: a TPU pod slice or a multi-GPU host).
 import os
 
 from scaling import config as configlib
+from scaling.sweep import analysis
 
 LAW = "N"
 FIGURE = "Figs. 1 and 6: loss against non-embedding parameters"
 
-# (n_layer, d_model, n_heads) per member
-TINY_SHAPES = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
 FULL_SIZES = ["mini", "small", "medium", "base", "large", "xl"]
 
 
@@ -40,9 +39,7 @@ def get_config(arg=None):
 
 def sweep(arg=None):
   if arg == "tiny":
-    return [{"name": f"L{l}_d{d}",
-             "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}
-            for l, d, h in TINY_SHAPES]
+    return analysis.ladder_members()
   members = []
   for size in FULL_SIZES:
     n_layer, d_model, n_heads, _, _ = configlib.SIZES[size]
@@ -55,11 +52,6 @@ def sweep(arg=None):
 def analyze(sweep_dir, arg=None):
   """Prints the runs, fits L(N) with a bootstrap interval, writes the figure."""
   del arg
-  from scaling.cli import fit  # pylint: disable=g-import-not-at-top
-  from scaling.sweep.report import print_runs  # pylint: disable=g-import-not-at-top
-  print_runs(sweep_dir)
+  analysis.print_runs(sweep_dir)
   out = os.path.join(sweep_dir, "fit_N")
-  code = fit.main(["N", sweep_dir, "--out", out, "--bootstrap", "200"])
-  if code:
-    raise ValueError(f"scaling-fit N {sweep_dir} failed (exit {code})")
-  return {"fit": os.path.join(out, "fit.json"), "plots": out}
+  return analysis.fit("N", sweep_dir, out, "--bootstrap", "200")

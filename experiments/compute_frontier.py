@@ -1,0 +1,50 @@
+"""Compute frontier: L(C) and the compute-efficient N_opt(C) (Kaplan et al.
+Figs. 1, 13 and 14), feeding the laws `C` / `Cmin` and the frontier fits.
+
+Models of several sizes train with dense learning curves; the lower envelope
+of all curves against C = 6·N·tokens gives L(C), and which model is on the
+envelope gives N_opt ∝ C^a (and D, S against C).
+
+  scaling-sweep --config experiments/compute_frontier.py:tiny --workdir runs/frontier
+
+Variants: `tiny` (the CPU model ladder, 400 steps, an evaluation every 25: a
+few minutes) and the default full variant (sizes mini..large, paper schedule).
+"""
+
+import os
+
+from scaling import config as configlib
+from scaling.sweep import analysis
+
+LAW = "frontier"
+FIGURE = "Figs. 1, 13, 14: learning curves against compute, their envelope, N_opt(C)"
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  configlib.apply_size(c, "tiny" if arg == "tiny" else "base")
+  if arg == "tiny":
+    analysis.tiny_schedule(c, steps=400, eval_every=25)
+    c.train.lr = 3e-3
+  else:
+    c.eval.every_steps = 500
+  c.name = "compute_frontier"
+  return c
+
+
+def sweep(arg=None):
+  if arg == "tiny":
+    return analysis.ladder_members()
+  members = []
+  for size in ("mini", "small", "medium", "base", "large"):
+    n_layer, d_model, n_heads, _, _ = configlib.SIZES[size]
+    members.append({"name": size, "overrides": {
+        "model.n_layer": n_layer, "model.d_model": d_model, "model.n_heads": n_heads}})
+  return members
+
+
+def analyze(sweep_dir, arg=None):
+  del arg
+  analysis.print_runs(sweep_dir)
+  return analysis.fit("frontier", sweep_dir, os.path.join(sweep_dir, "fit_frontier"),
+                      "--curve", "eval")

@@ -1,0 +1,80 @@
+"""Pieces the experiments' analyze() functions share: tables, fits, figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+from scaling.sweep.report import finished_runs, print_runs
+
+# (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
+TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
+
+
+def tiny_schedule(c, steps: int, eval_every: int) -> None:
+  """The CPU variants' training: n_ctx 128, batch 16, warmup 10% of `steps`."""
+  c.model.n_ctx, c.train.batch_size = 128, 16
+  c.train.steps, c.train.warmup_steps = steps, max(steps // 10, 1)
+  c.train.log_every = 25
+  c.checkpoint.every_steps = steps
+  c.eval.every_steps, c.eval.batches = eval_every, 4
+
+
+def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
+  return [{"name": f"L{l}_d{d}",
+           "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h,
+                         **(extra or {})}} for l, d, h in shapes]
+
+
+def read_jsonl(path: str) -> list[dict]:
+  from scaling.train.records import read_jsonl as read  # pylint: disable=g-import-not-at-top
+  return read(path)
+
+
+def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
+  """The run's evaluations after step 0: step, tokens, val_loss, ..."""
+  rows = read_jsonl(os.path.join(sweep_dir, run["name"], "eval.jsonl"))
+  return [r for r in rows if r["step"] > 0]
+
+
+def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+  os.replace(tmp, path)
+  return path
+
+
+def fit(law: str, table: str, out: str, *extra: str) -> dict:
+  """Runs `scaling-fit LAW TABLE --out OUT` (prints the constants beside the
+  paper's, writes fit.json and plots) and returns fit.json."""
+  from scaling.cli import fit as fit_cli  # pylint: disable=g-import-not-at-top
+  code = fit_cli.main([law, table, "--out", out, *extra])
+  if code:
+    raise ValueError(f"scaling-fit {law} {table} failed (exit {code})")
+  with open(os.path.join(out, "fit.json")) as f:
+    return json.load(f)
+
+
+def save_figure(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  fig.savefig(path, dpi=120, bbox_inches="tight")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt.close(fig)
+  print(f"wrote {path}")
+  return path
+
+
+def figure(ncols: int = 1):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
+
+
+__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "ladder_members",
+           "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
