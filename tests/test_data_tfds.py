@@ -56,6 +56,11 @@ def test_tfds_text_feature_is_found_or_named(tmp_path):
 def test_unknown_or_unprepared_tfds_datasets(tmp_path):
   with pytest.raises(DataError, match="tfds:no_such_set: TFDS has no dataset 'no_such_set'"):
     list(get_source("tfds:no_such_set").documents("train"))
+  with tfds.testing.mock_data(num_examples=2):
+    with pytest.raises(DataError, match="tfds:lm1b:9.9.9: .*cannot be loaded at version 9.9.9"):
+      list(get_source("tfds:lm1b:9.9.9").documents("train"))
+    with pytest.raises(DataError, match="tfds:c4/xx: .*BuilderConfig xx not found"):
+      list(get_source("tfds:c4/xx").documents("train"))
   source = get_source("tfds:lm1b", SourceOptions(tfds_data_dir=str(tmp_path)))
   with pytest.raises(DataError, match="tfds:lm1b: cannot read its train split.*tfds_data_dir"):
     storelib.build_store(source, ByteVocab(), str(tmp_path / "cache"), progress=False)

@@ -79,7 +79,7 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
                       f"{cfg.model.vocab_size}); restore the run's vocab.json/vocab.model")
     store = datalib.open_dataset(cfg.data, source=source, vocab=vocab, progress=progress)
   sets = datalib.evaluation_batches(
-      store, cfg, n_batches=batches or cfg.eval.batches, split=split, clip=True,
+      store, cfg, n_batches=batches or cfg.eval.batches, split=split, progress=progress,
       process_index=jax.process_index(), process_count=jax.process_count())
 
   mesh_cfg = dict(cfg.mesh)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 from scaling.data.batches import Batches, eval_batches
 from scaling.data.errors import DataError
@@ -131,15 +132,22 @@ def train_batches(dataset, cfg) -> Batches:
 
 def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
                        process_count: int = 1, split: str = "validation",
-                       clip: bool = False) -> list:
+                       clip: bool = True, progress: bool = False) -> list:
+  """The fixed evaluation batches of a split; with `clip`, fewer than
+  `n_batches` where the split is short (said on stderr with `progress`)."""
   if isinstance(dataset, SyntheticData):
     return dataset.eval_batches(cfg.data.seq_len, cfg.train.batch_size, n_batches,
                                 process_index, process_count)
   if split not in dataset.manifest["splits"]:
     raise DataError(f"split {split!r} is unknown; use train or validation")
-  return eval_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
+  sets = eval_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
                       n_batches, process_index=process_index, process_count=process_count,
                       clip=clip, source=dataset.source, split=split)
+  if progress and len(sets) < n_batches:
+    print(f"note: the {split} split of {dataset.source} holds {len(sets)} batches of "
+          f"{cfg.train.batch_size}x{cfg.data.seq_len + 1} tokens; evaluating on those "
+          f"instead of eval.batches={n_batches}", file=sys.stderr)
+  return sets
 
 
 def default_name(spec: str) -> str:
@@ -190,7 +198,7 @@ def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 
   out = {}
   for name, spec in parse_eval_datasets(cfg.eval.get("datasets", "")):
     store = open_dataset(cfg.data, source=spec, vocab=vocab, progress=progress)
-    sets = evaluation_batches(store, cfg, n_batches=cfg.eval.batches, clip=True,
+    sets = evaluation_batches(store, cfg, n_batches=cfg.eval.batches, progress=progress,
                               process_index=process_index, process_count=process_count)
     out[name] = (sets, store.tokens_per_byte("validation"))
   return out

@@ -116,9 +116,10 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
     except tfds.core.registered.DatasetNotFoundError:
       raise DataError(f"{spec}: TFDS has no dataset {name.split('/')[0]!r}; check the name "
                       "against the TFDS catalog (`tfds.list_builders()`)") from None
-    except ValueError as e:  # unknown config or version
-      raise DataError(f"{spec}: {str(e).splitlines()[0]}; check the config and version "
-                      "against the TFDS catalog") from None
+    except (ValueError, AssertionError) as e:  # unknown config or version
+      reason = str(e).splitlines()[0].rstrip(" :;")
+      raise DataError(f"{spec}: {reason}; check the config and version against the "
+                      "TFDS catalog") from None
     features = builder.info.features
     strings = [k for k, v in features.items()
                if _is_string(getattr(v, "np_dtype", None)) and tuple(getattr(v, "shape", ())) == ()]

@@ -136,7 +136,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
                                vocab_size=cfg.model.vocab_size)
   batches = datalib.train_batches(store, cfg)
   procs = {"process_index": jax.process_index(), "process_count": jax.process_count()}
-  eval_sets = datalib.evaluation_batches(store, cfg, n_batches=cfg.eval.batches, **procs)
+  eval_sets = datalib.evaluation_batches(store, cfg, n_batches=cfg.eval.batches,
+                                        progress=data_progress, **procs)
   tokens_per_byte = store.tokens_per_byte("validation")
   extra_sets = datalib.extra_eval_sets(cfg, vocab, progress=data_progress, **procs)
   if is_main:
