@@ -21,6 +21,7 @@ setup(
         "tensorboardX>=2.6",
         "scipy>=1.11",
         "matplotlib>=3.8",
+        "sentencepiece>=0.2",
     ],
     extras_require={
         "data": ["seqio>=0.0.19", "tensorflow-datasets>=4.9"],
@@ -30,6 +31,8 @@ setup(
     entry_points={
         "console_scripts": [
             "scaling-train=scaling.cli.train:run",
+            "scaling-data=scaling.cli.data:main",
+            "scaling-eval=scaling.cli.eval:main",
             "scaling-fit=scaling.cli.fit:main",
             "scaling-plan=scaling.cli.plan:main",
             "scaling-sweep=scaling.cli.sweep:main",

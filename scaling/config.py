@@ -69,10 +69,16 @@ def base_config() -> ml_collections.ConfigDict:
   m.loss_chunk = 0       # >0: logits and loss computed this many tokens at a time
 
   c.data = d = ml_collections.ConfigDict()
-  d.source = "embedded"
-  d.vocab = "byte"
+  d.source = "embedded"  # embedded | text:PATH[,PATH] | tfds:NAME[/CONFIG][:VER] | seqio:TASK | synthetic
+  d.vocab = "byte"    # byte | spm:SIZE (trained on the train split) | spm:PATH
   d.cache_dir = ""    # "": $SCALING_CACHE or ~/.cache/scaling
   d.seq_len = 0       # 0: model.n_ctx
+  d.max_train_tokens = 0      # D: train on the first D tokens of the train split (0: all)
+  d.text_documents = "paragraph"  # text: one document per paragraph | file | line
+  d.feature = ""      # tfds:/seqio: the text feature ("": text, or the one named *text*)
+  d.train_split = "train"     # tfds:/seqio: split or TFDS slice to train on
+  d.validation_split = ""     # tfds:/seqio: "": validation, else test
+  d.tfds_data_dir = ""        # tfds: "": $TFDS_DATA_DIR or ~/tensorflow_datasets (gs:// works)
 
   c.train = t = ml_collections.ConfigDict()
   t.steps = 1000
@@ -98,6 +104,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval = e = ml_collections.ConfigDict()
   e.every_steps = 200
   e.batches = 8
+  e.datasets = ""     # extra sources evaluated too: "[NAME=]SOURCE;..." -> val_loss/NAME
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1    # -1: every device not used by the other axes

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Callable
 
 from scaling.config import OPTIMIZERS, SCHEDULES, SIZES
+from scaling.data import sources, vocab
 from scaling.models import KINDS
 
 
@@ -29,6 +30,23 @@ def _positive_int(section, key):
   return Rule(f"{section}.{key}",
               lambda c, n: isinstance(c[section][key], int) and c[section][key] > 0,
               lambda c, n: f"{section}.{key}={c[section][key]!r} must be a positive integer")
+
+
+def _data_error(check):
+  """A Rule's (ok, fix) pair from a function returning an error line or None."""
+  def error(c):
+    try:
+      return check(c)
+    except ValueError as e:  # DataError
+      return str(e)
+  return (lambda c, n: error(c) is None), (lambda c, n: error(c))
+
+
+def _eval_datasets_error(c):
+  from scaling.data.datasets import parse_eval_datasets  # pylint: disable=g-import-not-at-top
+  if parse_eval_datasets(c.eval.datasets) and c.data.source == "synthetic":
+    return "eval.datasets needs a text data.source for its vocabulary, not synthetic"
+  return None
 
 
 def _mesh_data(c, n):
@@ -97,6 +115,17 @@ RULES = (
     Rule("model.dropout", lambda c, n: 0.0 <= c.model.dropout < 1.0,
          lambda c, n: f"model.dropout={c.model.dropout} must be in [0, 1)"),
     _positive_int("data", "seq_len"),
+    Rule("data.source", *_data_error(lambda c: sources.spec_error(c.data.source))),
+    Rule("data.vocab", *_data_error(lambda c: None if c.data.source == "synthetic"
+                                    else vocab.spec_error(c.data.vocab))),
+    Rule("data.max_train_tokens", lambda c, n: isinstance(c.data.max_train_tokens, int)
+         and c.data.max_train_tokens >= 0,
+         lambda c, n: f"data.max_train_tokens={c.data.max_train_tokens!r} must be a whole "
+                      "number of tokens >= 0 (0: the whole train split)"),
+    Rule("data.text_documents", lambda c, n: c.data.text_documents in sources.TEXT_DOCUMENTS,
+         lambda c, n: f"data.text_documents={c.data.text_documents!r} is unknown; use one of "
+                      f"{', '.join(sources.TEXT_DOCUMENTS)}"),
+    Rule("eval.datasets", *_data_error(_eval_datasets_error)),
     Rule("data.seq_len", lambda c, n: c.data.seq_len <= c.model.n_ctx,
          lambda c, n: f"data.seq_len={c.data.seq_len} is longer than model.n_ctx="
                       f"{c.model.n_ctx}; set data.seq_len <= {c.model.n_ctx} or raise model.n_ctx"),

@@ -45,7 +45,7 @@ def main(argv):
     fail("--workdir is required: the directory for checkpoints and logs")
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Imported here so that --help and flag errors are fast.
-  from scaling.data.store import StoreError  # pylint: disable=g-import-not-at-top
+  from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
   from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import EXIT_DIVERGED, EXIT_PREEMPTED, Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
@@ -67,7 +67,7 @@ def main(argv):
   except CheckpointError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  except (ConfigError, ResumeError, StoreError, MeshError) as e:
+  except (ConfigError, ResumeError, DataError, MeshError) as e:
     fail(str(e))
   print(f"done: {summary['steps']} steps, val_loss {summary['val_loss']:.4f} nats/token, "
         f"{summary['val_bpb']:.4f} bits/byte, {summary['tokens_per_sec']:,.0f} tokens/s; "

@@ -1,9 +1,11 @@
 """Training and evaluation batches as pure functions of (seed, step).
 
-The token stream of a split is cut into chunks of seq_len + 1 tokens. Global
-example g = step·B + b is chunk perm_e[g mod M] of epoch e = g div M, where
-perm_e is a permutation drawn from (seed, e). A resumed run, or a run with any
-number of processes, sees exactly the same global batch at every step.
+The token stream of a split (or its first `max_tokens` tokens, the dataset size
+D) is cut into chunks of seq_len + 1 tokens. Global example g = step·B + b is
+chunk perm_e[g mod M] of epoch e = g div M, where perm_e is a permutation drawn
+from (seed, e). A resumed run, or a run with any number of processes, sees
+exactly the same global batch at every step, and a run with a smaller D sees a
+prefix of the tokens of a run with a larger one.
 """
 
 from __future__ import annotations
@@ -12,19 +14,35 @@ import functools
 
 import numpy as np
 
+from scaling.data.errors import DataError
+
 
 class Batches:
   """Batches of (inputs, targets), each int32 of shape [rows, seq_len]."""
 
-  def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int):
+  def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int, *,
+               max_tokens: int = 0, source: str = "the data", split: str = "train"):
+    if max_tokens:
+      if max_tokens > len(tokens):
+        raise DataError(
+            f"data.max_train_tokens={max_tokens:,} but the {split} split of {source} has "
+            f"{len(tokens):,} tokens; use at most {len(tokens):,} (or 0 for all of it)")
+      tokens = tokens[:max_tokens]
     self.tokens = tokens
     self.seq_len = seq_len
     self.batch_size = batch_size
     self.seed = seed
     self.n_chunks = len(tokens) // (seq_len + 1)
     if self.n_chunks < 1:
-      raise ValueError(f"split has {len(tokens)} tokens, fewer than one sequence of "
-                       f"{seq_len + 1}; use more data or a shorter data.seq_len")
+      raise DataError(f"the {split} split of {source} has {len(tokens):,} tokens, fewer "
+                      f"than one sequence of {seq_len + 1}; use more text"
+                      + (", a larger data.max_train_tokens" if max_tokens else "")
+                      + " or a shorter data.seq_len")
+
+  @property
+  def tokens_available(self) -> int:
+    """Tokens that batches are drawn from (whole chunks of the prefix)."""
+    return self.n_chunks * (self.seq_len + 1)
 
   @functools.lru_cache(maxsize=2)
   def permutation(self, epoch: int) -> np.ndarray:
@@ -47,19 +65,36 @@ class Batches:
 
   def __call__(self, step: int, process_index: int = 0, process_count: int = 1):
     """The rows of global batch `step` that belong to this process."""
-    per = self.batch_size // process_count
-    rows = slice(process_index * per, (process_index + 1) * per)
-    return self.gather(self.chunk_ids(step, rows))
+    return self.gather(self.chunk_ids(step, process_rows(self.batch_size, process_index,
+                                                         process_count)))
 
 
-def eval_batches(tokens: np.ndarray, seq_len: int, batch_size: int, n_batches: int):
-  """A fixed set of validation batches (the same at every evaluation)."""
-  source = Batches(tokens, seq_len, batch_size, seed=0)
-  needed = n_batches * batch_size
-  if needed > source.n_chunks:
-    raise ValueError(
-        f"eval.batches={n_batches} x train.batch_size={batch_size} needs {needed} "
-        f"validation sequences, the split has {source.n_chunks}; lower eval.batches")
-  order = source.permutation(0)
-  return [source.gather(order[i * batch_size:(i + 1) * batch_size])
-          for i in range(n_batches)]
+def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:
+  """This process's rows of a global batch: contiguous, equal shares."""
+  per = batch_size // process_count
+  return slice(process_index * per, (process_index + 1) * per)
+
+
+def eval_batches(tokens: np.ndarray, seq_len: int, batch_size: int, n_batches: int, *,
+                 process_index: int = 0, process_count: int = 1, clip: bool = False,
+                 source: str = "the data", split: str = "validation"):
+  """A fixed set of evaluation batches (the same at every evaluation), each
+  this process's rows. With `clip`, fewer batches where the split is short."""
+  try:
+    chunks = Batches(tokens, seq_len, batch_size, seed=0, source=source, split=split)
+  except DataError:
+    chunks = None
+  available = chunks.n_chunks // batch_size if chunks else 0
+  if available < 1 or (available < n_batches and not clip):
+    have = chunks.n_chunks if chunks else 0
+    fix = "lower eval.batches" if available >= 1 else (
+        "use more text, a smaller train.batch_size or a shorter data.seq_len")
+    needed = batch_size if clip else n_batches * batch_size
+    raise DataError(
+        f"{'one batch' if clip else f'eval.batches={n_batches}'} x train.batch_size="
+        f"{batch_size} needs {needed} sequences of {seq_len + 1} tokens, the {split} split "
+        f"of {source} has {have}; {fix}")
+  order = chunks.permutation(0)
+  rows = process_rows(batch_size, process_index, process_count)
+  return [chunks.gather(order[i * batch_size:(i + 1) * batch_size][rows])
+          for i in range(min(n_batches, available))]

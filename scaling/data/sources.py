@@ -1,9 +1,18 @@
 """Text sources: where documents come from, split into train and validation.
 
-`embedded` is English prose shipped with every Python: the `pydoc_data` help
-topics and the standard library's docstrings (read with `ast`, nothing imported
-or downloaded). Documents are de-duplicated, then each goes to validation when
-a hash of its text says so, so the splits never share a document.
+A source is named by a spec string (`data.source`, an `eval.datasets` entry):
+  embedded                      English prose shipped with every Python
+  text:PATH[,PATH...]           the user's own files, globs or directories (.gz too)
+  tfds:NAME[/CONFIG][:VERSION]  a TFDS text dataset, read through seqio.TfdsDataSource
+  seqio:[MODULE:]TASK           a registered seqio Task or Mixture (ours are in data/tasks.py)
+  synthetic                     random tokens for benchmarks (no documents; see synthetic.py)
+
+`embedded` is the `pydoc_data` help topics and the standard library's
+docstrings (read with `ast`, nothing imported or downloaded). For `embedded`
+and `text:` each document goes to validation when a hash of its text says so,
+so the splits never share a document; TFDS and seqio sources have their own
+splits. Only `tfds:` and `seqio:` import TensorFlow, and only when their
+documents are read (never to open an existing token store).
 """
 
 from __future__ import annotations
@@ -14,25 +23,57 @@ import hashlib
 import os
 import sys
 import sysconfig
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
+
+from scaling.data.errors import DataError
 
 SPLITS = ("train", "validation")
 VALIDATION_EVERY = 20  # one document in 20 is held out
+TEXT_DOCUMENTS = ("paragraph", "file", "line")
+KINDS = ("embedded", "text:PATH", "tfds:NAME", "seqio:TASK", "synthetic")
 _MIN_DOC_CHARS = 100
 _SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib",
                         "__pycache__", "lib2to3", "turtledemo", "ensurepip"})
 
 
 @dataclasses.dataclass(frozen=True)
+class SourceOptions:
+  """The `data.*` settings that shape how a source's documents are read."""
+
+  text_documents: str = "paragraph"  # text: one document per paragraph, file or line
+  feature: str = ""                  # tfds:/seqio: text feature ("": auto)
+  train_split: str = "train"         # tfds:/seqio: split (or TFDS slice) for training
+  validation_split: str = ""         # tfds:/seqio: "" = validation, else test
+  tfds_data_dir: str = ""            # tfds: "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
+
+  @classmethod
+  def from_config(cls, data_cfg) -> "SourceOptions":
+    fields = {f.name: data_cfg.get(f.name, f.default) if hasattr(data_cfg, "get")
+              else getattr(data_cfg, f.name, f.default)
+              for f in dataclasses.fields(cls)}
+    return cls(**fields)
+
+
+@dataclasses.dataclass(frozen=True)
 class TextSource:
-  """Documents of one named source, with a fingerprint of their content."""
+  """Documents of one named source, with a fingerprint of their content.
+
+  `seqio_source`, when set, returns (seqio DataSource, preprocessors) yielding
+  {"text": string} examples; otherwise seqio wraps `documents`. `stats` is
+  filled while documents are read (e.g. invalid UTF-8 bytes per file).
+  """
 
   name: str
   fingerprint: str
   documents: Callable[[str], Iterator[str]]  # split -> documents
+  seqio_source: Callable[[], tuple[Any, list]] | None = None
+  needs_seqio: bool = False
+  split_hint: str = ""  # how to get a non-empty split, for error messages
+  data_hint: str = ""   # how to make missing data available
+  stats: dict = dataclasses.field(default_factory=dict, compare=False)
 
 
-def _stdlib_docstrings() -> Iterator[str]:
+def stdlib_docstrings() -> Iterator[str]:
   root = sysconfig.get_paths()["stdlib"]
   for dirpath, dirnames, filenames in os.walk(root):
     dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
@@ -52,7 +93,7 @@ def _stdlib_docstrings() -> Iterator[str]:
             yield doc
 
 
-def _pydoc_topics() -> Iterator[str]:
+def pydoc_topics() -> Iterator[str]:
   from pydoc_data import topics  # pylint: disable=g-import-not-at-top
   for key in sorted(topics.topics):
     yield topics.topics[key]
@@ -63,17 +104,21 @@ def is_validation(text: str) -> bool:
   return int.from_bytes(digest[:4], "little") % VALIDATION_EVERY == 0
 
 
-def split_documents(docs: Iterator[str], split: str) -> Iterator[str]:
-  """De-duplicates `docs` and yields those that belong to `split`."""
+def split_documents(docs: Iterator[str], split: str, *, dedupe: bool = True) -> Iterator[str]:
+  """Yields the (stripped, non-empty) documents of `docs` that belong to `split`;
+  with `dedupe`, each distinct text once."""
   if split not in SPLITS:
     raise ValueError(f"split {split!r} is unknown; use one of {SPLITS}")
   seen = set()
   for doc in docs:
     doc = doc.strip()
-    key = hashlib.sha1(doc.encode("utf-8")).digest()
-    if not doc or key in seen:
+    if not doc:
       continue
-    seen.add(key)
+    if dedupe:
+      key = hashlib.sha1(doc.encode("utf-8")).digest()
+      if key in seen:
+        continue
+      seen.add(key)
     if is_validation(doc) == (split == "validation"):
       yield doc
 
@@ -82,17 +127,44 @@ def embedded() -> TextSource:
   version = ".".join(map(str, sys.version_info[:3]))
   def documents(split):
     def all_docs():
-      yield from _pydoc_topics()
-      yield from _stdlib_docstrings()
+      yield from pydoc_topics()
+      yield from stdlib_docstrings()
     return split_documents(all_docs(), split)
   return TextSource(name="embedded", fingerprint=f"embedded-py{version}-v1",
                     documents=documents)
 
 
-SOURCES = ("embedded",)
+def spec_error(spec) -> str | None:
+  """Why `spec` is not a source spec (checked before anything runs), or None."""
+  if not isinstance(spec, str) or not spec.strip():
+    return f"source {spec!r} is empty; use one of {', '.join(KINDS)}"
+  if spec in ("embedded", "synthetic"):
+    return None
+  kind, sep, rest = spec.partition(":")
+  if not sep or kind not in ("text", "tfds", "seqio"):
+    return f"source {spec!r} is unknown; use one of {', '.join(KINDS)}"
+  if not rest.strip(" ,"):
+    return f"source {spec!r} names nothing after '{kind}:'; e.g. {kind}:" + {
+        "text": "book.txt", "tfds": "lm1b", "seqio": "scaling_pydoc_topics"}[kind]
+  return None
 
 
-def get_source(spec: str) -> TextSource:
+def get_source(spec: str, options: SourceOptions | None = None) -> TextSource:
+  """The TextSource named by `spec`; raises DataError for a bad one."""
+  options = options or SourceOptions()
+  error = spec_error(spec)
+  if error:
+    raise DataError(error)
   if spec == "embedded":
     return embedded()
-  raise ValueError(f"data.source={spec!r} is unknown; use one of {', '.join(SOURCES)}")
+  if spec == "synthetic":
+    raise DataError("source 'synthetic' is random tokens without documents; it can "
+                    "only be data.source of a run, not an evaluation or store source")
+  kind = spec.partition(":")[0]
+  if kind == "text":
+    from scaling.data import text_files  # pylint: disable=g-import-not-at-top
+    return text_files.text_source(spec, options)
+  from scaling.data import tfds_source  # pylint: disable=g-import-not-at-top
+  if kind == "tfds":
+    return tfds_source.tfds_source(spec, options)
+  return tfds_source.seqio_task_source(spec, options)

@@ -8,7 +8,8 @@ Layout of one store (a directory under the cache dir):
 
 A store is built in a temporary directory and renamed into place, under a file
 lock, so two processes never both build it and a reader never sees half of
-one. Reading needs only NumPy (no TensorFlow).
+one. Reading needs only NumPy (no TensorFlow). The manifest also reports the
+invalid UTF-8 bytes that were replaced while reading the source.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ import time
 import numpy as np
 
 from scaling.data import seqio_tasks
+from scaling.data.errors import DataError
 from scaling.data.sources import SPLITS, TextSource
 
 FORMAT = 1
+_MAX_LISTED_FILES = 20
 
 
-class StoreError(ValueError):
-  """A store on disk that does not match its manifest."""
+class StoreError(DataError):
+  """A store on disk that does not match its manifest, or that cannot be built."""
 
 
 def default_cache_dir() -> str:
@@ -42,9 +45,23 @@ def default_cache_dir() -> str:
       os.path.expanduser("~"), ".cache", "scaling")
 
 
-def store_dirname(source: TextSource, vocab) -> str:
+def tokenizer_name(vocab, use_seqio: bool | None = None) -> str:
+  """Which implementation tokenises: seqio's (TF) or the vocab's own Python one."""
+  if use_seqio is None:
+    use_seqio = seqio_tasks.seqio_available()
+  return "seqio" if use_seqio else "python"
+
+
+def store_dirname(source: TextSource, vocab, use_seqio: bool | None = None) -> str:
+  """The store's directory name. For SentencePiece the tokenizer is part of the
+  key: seqio's (tensorflow-text) and the sentencepiece package break ties
+  between equally likely segmentations differently (e.g. '***' as '*','**' or
+  '**','*'), so their ids can differ in a few places."""
   slug = re.sub(r"[^0-9a-zA-Z_.-]", "_", source.name)[:40]
-  key = hashlib.sha256(f"{source.fingerprint}|{vocab.name}".encode()).hexdigest()[:12]
+  key = f"{source.fingerprint}|{vocab.name}"
+  if vocab.name != "byte":
+    key += "|" + tokenizer_name(vocab, use_seqio)
+  key = hashlib.sha256(key.encode()).hexdigest()[:12]
   return f"{slug}-{vocab.name}-{key}"
 
 
@@ -77,26 +94,33 @@ class Store:
     info = self.manifest["splits"][split]
     return info["tokens"] / max(info["bytes"], 1)
 
+  @property
+  def source(self) -> str:
+    return self.manifest["source"]
+
   def verify(self, *, checksums: bool = True) -> None:
     """Raises StoreError if an array file is truncated or altered."""
     itemsize = np.dtype(self.manifest["dtype"]).itemsize
+    what = f"the token store of {self.manifest['source']} ({self.manifest['vocab']})"
+    fix = f"delete {self.path} (or run scaling-data build --force) to rebuild it"
     for split, info in self.manifest["splits"].items():
       path = os.path.join(self.path, f"{split}.bin")
       size = os.path.getsize(path) if os.path.exists(path) else -1
       if size != info["tokens"] * itemsize:
-        raise StoreError(
-            f"token store {path} has {size} bytes, its manifest says "
-            f"{info['tokens'] * itemsize}; delete {self.path} to rebuild it")
+        state = "is missing" if size < 0 else f"has {size:,} bytes"
+        raise StoreError(f"{what} is truncated: {split}.bin {state}, its manifest says "
+                         f"{info['tokens'] * itemsize:,}; {fix}")
       if checksums and _sha256(path) != info["sha256"]:
-        raise StoreError(
-            f"token store {path} fails its checksum; delete {self.path} to rebuild it")
+        raise StoreError(f"{what} fails its checksum: {split}.bin was altered; {fix}")
 
 
 def _write_split(directory, source, vocab, split, dtype, progress, use_seqio):
   path = os.path.join(directory, f"{split}.bin")
   h = hashlib.sha256()
   tokens = docs = n_bytes = 0
-  start = time.time()
+  start = last = time.time()
+  tty = sys.stderr.isatty()
+  cr = "\r" if tty else ""
   with open(path, "wb") as f:
     for ids, doc_bytes in seqio_tasks.tokenized_documents(
         source, vocab, split, use_seqio=use_seqio):
@@ -106,23 +130,50 @@ def _write_split(directory, source, vocab, split, dtype, progress, use_seqio):
       tokens += len(ids)
       docs += 1
       n_bytes += doc_bytes
-      if progress and docs % 500 == 0:
-        rate = tokens / max(time.time() - start, 1e-9)
-        print(f"\r  {split}: {docs} documents, {tokens:,} tokens "
-              f"({rate / 1e3:.0f}K tok/s)", end="", file=sys.stderr, flush=True)
+      if progress and docs % 500 == 0 and (tty or time.time() - last >= 30):
+        last = time.time()
+        rate = tokens / max(last - start, 1e-9)
+        print(f"{cr}  {split}: {docs:,} documents, {tokens:,} tokens "
+              f"({rate / 1e3:.0f}K tok/s)", end="" if tty else "\n", file=sys.stderr,
+              flush=True)
   if progress:
-    print(f"\r  {split}: {docs} documents, {tokens:,} tokens", file=sys.stderr)
+    print(f"{cr}  {split}: {docs:,} documents, {tokens:,} tokens "
+          f"in {time.time() - start:.1f}s", file=sys.stderr)
   return {"tokens": tokens, "documents": docs, "bytes": n_bytes, "sha256": h.hexdigest()}
 
 
+def store_path(source: TextSource, vocab, cache_dir: str | None = None,
+               use_seqio: bool | None = None) -> str:
+  return os.path.join(cache_dir or default_cache_dir(),
+                      store_dirname(source, vocab, use_seqio))
+
+
+def find_store(source: TextSource, vocab, cache_dir: str | None = None) -> Store | None:
+  """The store of (source, vocab) if it is built, else None (builds nothing)."""
+  path = store_path(source, vocab, cache_dir)
+  return open_store(path) if os.path.exists(os.path.join(path, "manifest.json")) else None
+
+
+def _invalid_utf8_report(source: TextSource) -> dict:
+  files = source.stats.get("invalid_utf8_bytes", {})
+  top = sorted(files.items(), key=lambda kv: -kv[1])[:_MAX_LISTED_FILES]
+  return {"invalid_utf8_bytes": sum(files.values()), "invalid_utf8_files": dict(top)}
+
+
 def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
-                progress: bool = True, use_seqio: bool | None = None) -> Store:
-  """Opens the store of (source, vocab), building it first if needed."""
+                progress: bool = True, use_seqio: bool | None = None,
+                force: bool = False) -> Store:
+  """Opens the store of (source, vocab), building it first if needed (or if
+  `force`). Another process building the same store is waited for, not raced."""
   cache_dir = cache_dir or default_cache_dir()
   os.makedirs(cache_dir, exist_ok=True)
-  final = os.path.join(cache_dir, store_dirname(source, vocab))
+  if use_seqio is None:
+    use_seqio = seqio_tasks.seqio_available() or source.needs_seqio
+  final = store_path(source, vocab, cache_dir, use_seqio)
   manifest_path = os.path.join(final, "manifest.json")
-  with _locked(final + ".lock"):
+  with locked(final + ".lock"):
+    if force and os.path.exists(final):
+      shutil.rmtree(final)
     if not os.path.exists(manifest_path):
       if os.path.exists(final):  # a directory without manifest is not a store
         shutil.rmtree(final)
@@ -135,13 +186,21 @@ def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
                   for s in SPLITS}
         for split, info in splits.items():
           if info["tokens"] == 0:
-            raise StoreError(f"data.source={source.name!r} has no {split} documents")
+            raise StoreError(f"{source.name} has no {split} documents"
+                             + (f": {source.split_hint}" if source.split_hint else
+                                "; use a source with more text"))
+        report = _invalid_utf8_report(source)
+        if report["invalid_utf8_bytes"] and progress:
+          print(f"warning: {source.name}: {report['invalid_utf8_bytes']:,} bytes of invalid "
+                f"UTF-8 replaced with U+FFFD (worst: "
+                f"{', '.join(f'{k} ({v})' for k, v in list(report['invalid_utf8_files'].items())[:3])})",
+                file=sys.stderr)
         manifest = {
             "format": FORMAT, "source": source.name, "fingerprint": source.fingerprint,
-            "vocab": vocab.name, "vocab_size": vocab.vocab_size, "eos_id": vocab.eos_id,
-            "dtype": dtype, "splits": splits,
-            "tokenizer": "seqio" if (use_seqio if use_seqio is not None
-                                     else seqio_tasks.seqio_available()) else "python",
+            "vocab": vocab.name, "vocab_spec": getattr(vocab, "spec", vocab.name),
+            "vocab_size": vocab.vocab_size, "eos_id": vocab.eos_id,
+            "dtype": dtype, "splits": splits, **report,
+            "tokenizer": tokenizer_name(vocab, use_seqio),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
@@ -156,16 +215,40 @@ def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
 def open_store(path: str, *, checksums: bool = False) -> Store:
   manifest_path = os.path.join(path, "manifest.json")
   if not os.path.exists(manifest_path):
-    raise StoreError(f"{path} is not a token store (no manifest.json)")
-  with open(manifest_path) as f:
-    manifest = json.load(f)
+    raise StoreError(f"{path} is not a token store (no manifest.json); give the path of "
+                     "one that `scaling-data list` shows")
+  try:
+    with open(manifest_path) as f:
+      manifest = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError):
+    raise StoreError(f"the token store {path} has a damaged manifest.json; delete {path} "
+                     "to rebuild it") from None
   store = Store(path=path, manifest=manifest)
   store.verify(checksums=checksums)
   return store
 
 
+def list_stores(cache_dir: str | None = None) -> list[tuple[str, dict | None]]:
+  """(path, manifest or None if unreadable) of every store in the cache dir."""
+  cache_dir = cache_dir or default_cache_dir()
+  if not os.path.isdir(cache_dir):
+    return []
+  out = []
+  for name in sorted(os.listdir(cache_dir)):
+    path = os.path.join(cache_dir, name)
+    if name.startswith(".") or name == "spm" or not os.path.isdir(path):
+      continue
+    try:
+      with open(os.path.join(path, "manifest.json")) as f:
+        out.append((path, json.load(f)))
+    except (OSError, json.JSONDecodeError):
+      out.append((path, None))
+  return out
+
+
 @contextlib.contextmanager
-def _locked(lock_path: str):
+def locked(lock_path: str):
+  """An exclusive advisory lock on `lock_path`, held while the block runs."""
   with open(lock_path, "a") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:

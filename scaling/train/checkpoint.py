@@ -17,7 +17,8 @@ RESUME_KEYS = {
     "model": ("kind", "n_layer", "d_model", "d_ff", "d_attn", "n_heads", "n_ctx",
               "vocab_size", "param_dtype", "share_layers", "tie_embeddings",
               "scan_layers"),
-    "data": ("source", "vocab", "seq_len"),
+    "data": ("source", "vocab", "seq_len", "max_train_tokens", "text_documents", "feature",
+             "train_split", "validation_split"),
     "gns": ("enabled",),  # the noise-scale moving averages are part of the state
 }
 # What a checkpoint made before a key was added to RESUME_KEYS was made with.
@@ -44,12 +45,14 @@ def identity(config) -> dict:
 
 
 class Checkpointer:
-  def __init__(self, workdir: str, *, keep: int, async_save: bool = True):
+  def __init__(self, workdir: str, *, keep: int, async_save: bool = True,
+               read_only: bool = False):
     self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, enable_async_checkpointing=async_save))
+            max_to_keep=keep, create=not read_only, read_only=read_only,
+            enable_async_checkpointing=async_save and not read_only))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()

@@ -14,8 +14,7 @@ import numpy as np
 from scaling import accounting
 from scaling import config as configlib
 from scaling import sharding as shardlib
-from scaling.data import open_dataset
-from scaling.data.batches import Batches, eval_batches
+from scaling.data import datasets as datalib
 from scaling.train import optim
 from scaling.train import records
 from scaling.train import state as statelib
@@ -38,9 +37,13 @@ class Preempted(Exception):
 
 def prepare(config):
   """Resolves and validates a config; raises ConfigError. Writes nothing."""
-  from scaling.data.vocab import get_vocab  # pylint: disable=g-import-not-at-top
-  vocab = get_vocab(config.data.vocab)
-  resolved = configlib.resolve(config, vocab_size=vocab.vocab_size,
+  from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
+  try:
+    vocab_size = datalib.model_vocab_size(config)
+  except DataError as e:
+    raise ConfigError(str(e)) from None
+  resolved = configlib.resolve(config, vocab_size=vocab_size,
                                platform=jax.default_backend())
   validate(resolved, jax.device_count())
   return resolved
@@ -115,12 +118,11 @@ class _Signals:
 
 
 def evaluate(eval_fn, params, eval_sets, mesh, tokens_per_byte: float) -> dict:
-  """Mean loss (nats/token), bits per byte and per-position loss over eval_sets."""
+  """Mean loss (nats/token), bits per byte and per-position loss over eval_sets
+  (each batch holds this process's rows of the global batch)."""
   totals = None
-  index, count = jax.process_index(), jax.process_count()
   for batch in eval_sets:
-    local = {k: np.array_split(v, count)[index] for k, v in batch.items()}
-    out = eval_fn(params, _device_batch(local, mesh))
+    out = eval_fn(params, _device_batch(batch, mesh))
     totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
   totals = jax.device_get(totals)
   loss = float(totals["loss_sum"] / totals["count"])
@@ -155,7 +157,8 @@ def _summary(cfg, counts, state_step, train_loss, last_eval, best_val, wall, tps
       "compute_flops": float(flops_per_token) * tokens,
       "compute_pf_days": float(flops_per_token) * tokens / accounting.PF_DAY,
       "epochs": batches.epoch(state_step),
-      "train_tokens_available": batches.n_chunks * (cfg.data.seq_len + 1),
+      "train_tokens_available": batches.tokens_available,
+      "max_train_tokens": cfg.data.get("max_train_tokens", 0) or None,
       "lr": cfg.train.lr, "train_loss": train_loss,
       "val_loss": last_eval.get("val_loss"), "best_val_loss": best_val,
       "val_bpb": last_eval.get("val_bpb"),
@@ -173,12 +176,18 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   ckpt = Checkpointer(workdir, keep=cfg.checkpoint.keep)
   resume_step = ckpt.check_compatible(cfg)
 
-  store = open_dataset(cfg.data, progress=progress and is_main)
-  batches = Batches(store.tokens("train"), cfg.data.seq_len, cfg.train.batch_size,
-                    cfg.train.seed)
-  eval_sets = eval_batches(store.tokens("validation"), cfg.data.seq_len,
-                           cfg.train.batch_size, cfg.eval.batches)
+  data_progress = progress and is_main
+  vocab = datalib.run_vocab(cfg.data, workdir, progress=data_progress)
+  store = datalib.open_dataset(cfg.data, vocab=vocab, progress=data_progress,
+                               vocab_size=cfg.model.vocab_size)
+  batches = datalib.train_batches(store, cfg)
+  procs = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+  eval_sets = datalib.evaluation_batches(store, cfg, n_batches=cfg.eval.batches,
+                                        progress=data_progress, **procs)
   tokens_per_byte = store.tokens_per_byte("validation")
+  extra_sets = datalib.extra_eval_sets(cfg, vocab, progress=data_progress, **procs)
+  if is_main:
+    datalib.save_run_vocab(workdir, vocab)
 
   mesh = shardlib.make_mesh(cfg.mesh)
   lr_schedule = optim.schedule(cfg.train)
@@ -219,9 +228,13 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
     best_val = min(best_val, last_eval["val_loss"])
     row = {"step": step, "tokens": step * batch_tokens,
            "val_loss": last_eval["val_loss"], "val_bpb": last_eval["val_bpb"]}
+    for name, (sets, tpb) in extra_sets.items():  # eval.datasets
+      extra = evaluate(eval_step, state["params"], sets, mesh, tpb)
+      row[f"val_loss/{name}"], row[f"val_bpb/{name}"] = extra["val_loss"], extra["val_bpb"]
+    last_eval.update(row)
     if is_main:
       writers["eval"].write([row])
-      tb.scalars(step, {"val_loss": row["val_loss"], "val_bpb": row["val_bpb"]}, "eval/")
+      tb.scalars(step, {k: v for k, v in row.items() if k.startswith("val_")}, "eval/")
     bar.message(f"eval step {step}: val_loss {row['val_loss']:.4f} nats/token, "
                 f"{row['val_bpb']:.4f} bits/byte")
 
@@ -289,6 +302,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   if status == "diverged":
     summary["diverged_step"] = step
   summary["skipped_steps"] = health.skipped
+  summary.update({k: v for k, v in last_eval.items() if k.startswith(("val_loss/", "val_bpb/"))})
   if is_main:
     records.write_json(os.path.join(workdir, "summary.json"), summary)
     tb.close()

@@ -1,0 +1,204 @@
+"""A run's data: its vocabulary, training and evaluation batches, extra
+evaluation sets. The glue between `data.*` / `eval.*` config and the modules
+that do the work; used by the training loop and scaling-eval.
+
+A run's vocabulary is fixed when it starts: it is written into the workdir
+(vocab.json, and vocab.model for SentencePiece), and a resumed run or an
+evaluation uses that copy, so all of them see the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+
+from scaling.data.batches import Batches, eval_batches
+from scaling.data.errors import DataError
+from scaling.data.sources import SourceOptions, get_source, spec_error
+from scaling.data.store import Store, build_store
+from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
+from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
+
+RUN_VOCAB_JSON = "vocab.json"
+RUN_VOCAB_MODEL = "vocab.model"
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def model_vocab_size(config) -> int:
+  """The vocabulary size a run's model needs; trains and builds nothing."""
+  if config.data.source == "synthetic":
+    return config.model.vocab_size or SYNTHETIC_VOCAB_SIZE
+  return vocab_size_of(config.data.vocab)
+
+
+def _cache_dir(data_cfg) -> str | None:
+  return data_cfg.get("cache_dir") or None
+
+
+def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: bool = True,
+                 vocab_size: int = 0) -> Store | SyntheticData:
+  """The token store of `source` (default data.source) in `vocab` (default
+  data.vocab, trained on that source for spm:SIZE), built on first use; for
+  `synthetic`, a SyntheticData of `vocab_size` ids."""
+  spec = source or data_cfg.source
+  if spec == "synthetic":
+    return SyntheticData(vocab_size or SYNTHETIC_VOCAB_SIZE)
+  text_source = get_source(spec, SourceOptions.from_config(data_cfg))
+  if vocab is None:
+    vocab = get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
+                      progress=progress)
+  return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
+
+
+def _read_json(path: str) -> dict | None:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, json.JSONDecodeError):
+    return None
+
+
+def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
+  """The run's vocabulary: the workdir's copy if the run has one for this
+  data.vocab, else data.vocab itself (trained or reused for spm:SIZE)."""
+  if data_cfg.source == "synthetic":
+    return None
+  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
+    vocab = _saved_spm(workdir, saved)
+    if not saved["spec"].partition(":")[2].isdigit():  # spm:PATH: must still match
+      current = get_vocab(data_cfg.vocab)
+      if current.sha256 != vocab.sha256:
+        raise DataError(
+            f"data.vocab={data_cfg.vocab} is not the SentencePiece model this run was "
+            f"trained with (sha256 {current.sha256[:12]} vs {vocab.sha256[:12]}, kept in "
+            f"{vocab.path}); put the original model back or use a new --workdir")
+    return vocab
+  text_source = get_source(data_cfg.source, SourceOptions.from_config(data_cfg))
+  return get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
+                   progress=progress)
+
+
+def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
+  vocab = SpmVocab(os.path.join(workdir, saved["file"]), spec=saved["spec"])
+  if vocab.sha256 != saved.get("sha256"):
+    raise DataError(f"{vocab.path} is not the vocabulary this run was trained with "
+                    f"(its sha256 differs from {RUN_VOCAB_JSON}'s); restore it or use a "
+                    "new --workdir")
+  return vocab
+
+
+def save_run_vocab(workdir: str, vocab) -> None:
+  """Writes vocab.json (and a copy of the spm model) into the workdir."""
+  if vocab is None:
+    return
+  info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
+          "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
+  if vocab.path:
+    target = os.path.join(workdir, RUN_VOCAB_MODEL)
+    if os.path.abspath(vocab.path) != os.path.abspath(target):
+      tmp = target + ".tmp"
+      shutil.copyfile(vocab.path, tmp)
+      os.replace(tmp, target)
+    info["file"] = RUN_VOCAB_MODEL
+  if _read_json(os.path.join(workdir, RUN_VOCAB_JSON)) != info:
+    from scaling.train.records import write_json  # pylint: disable=g-import-not-at-top
+    write_json(os.path.join(workdir, RUN_VOCAB_JSON), info)
+
+
+def load_run_vocab(workdir: str, data_cfg):
+  """The vocabulary a run in `workdir` was trained with (for evaluation)."""
+  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  if saved is None:
+    if data_cfg.vocab == "byte":
+      return ByteVocab()
+    raise DataError(f"{workdir} has no {RUN_VOCAB_JSON}, so its data.vocab={data_cfg.vocab} "
+                    "cannot be recovered; evaluate a run made by this version")
+  if saved.get("file"):
+    return _saved_spm(workdir, saved)
+  return ByteVocab()
+
+
+def train_batches(dataset, cfg) -> Batches:
+  if isinstance(dataset, SyntheticData):
+    return dataset.train_batches(cfg.data.seq_len, cfg.train.batch_size, cfg.train.seed)
+  return Batches(dataset.tokens("train"), cfg.data.seq_len, cfg.train.batch_size,
+                 cfg.train.seed, max_tokens=cfg.data.get("max_train_tokens", 0),
+                 source=dataset.source)
+
+
+def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
+                       process_count: int = 1, split: str = "validation",
+                       clip: bool = True, progress: bool = False) -> list:
+  """The fixed evaluation batches of a split; with `clip`, fewer than
+  `n_batches` where the split is short (said on stderr with `progress`)."""
+  if isinstance(dataset, SyntheticData):
+    return dataset.eval_batches(cfg.data.seq_len, cfg.train.batch_size, n_batches,
+                                process_index, process_count)
+  if split not in dataset.manifest["splits"]:
+    raise DataError(f"split {split!r} is unknown; use train or validation")
+  sets = eval_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
+                      n_batches, process_index=process_index, process_count=process_count,
+                      clip=clip, source=dataset.source, split=split)
+  if progress and len(sets) < n_batches:
+    print(f"note: the {split} split of {dataset.source} holds {len(sets)} batches of "
+          f"{cfg.train.batch_size}x{cfg.data.seq_len + 1} tokens; evaluating on those "
+          f"instead of eval.batches={n_batches}", file=sys.stderr)
+  return sets
+
+
+def default_name(spec: str) -> str:
+  """A short name for a source, used in metric keys (val_loss/<name>)."""
+  kind, _, rest = spec.partition(":")
+  if kind == "text":
+    first = os.path.basename(rest.split(",")[0].strip().rstrip("/")) or "text"
+    for suffix in (".gz", ".txt", ".text", ".md", ".rst"):
+      first = first[:-len(suffix)] if first.lower().endswith(suffix) else first
+    name = first
+  elif kind == "tfds":
+    name = rest.partition(":")[0].replace("/", "_")
+  elif kind == "seqio":
+    name = rest.rpartition(":")[2]
+  else:
+    name = spec
+  return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "data"
+
+
+def parse_eval_datasets(value) -> list[tuple[str, str]]:
+  """`eval.datasets` ("[NAME=]SOURCE;..." or a list) as [(name, source spec)]."""
+  if isinstance(value, str):
+    entries = [e.strip() for e in re.split(r"[;\n]", value)]
+  else:
+    entries = [str(e).strip() for e in (value or ())]
+  out, names = [], set()
+  for entry in filter(None, entries):
+    name, sep, spec = entry.partition("=")
+    if not sep or not _NAME.fullmatch(name.strip()):
+      name, spec = default_name(entry), entry
+    name, spec = name.strip(), spec.strip()
+    error = spec_error(spec)
+    if error or spec == "synthetic":
+      raise DataError(f"eval.datasets entry {entry!r}: "
+                      + (error or "synthetic has no text to evaluate on")
+                      + "; entries are [NAME=]SOURCE separated by ';'")
+    if name in names:
+      raise DataError(f"eval.datasets names {name!r} twice; give one a name, NAME=SOURCE")
+    names.add(name)
+    out.append((name, spec))
+  return out
+
+
+def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 1,
+                    progress: bool = True) -> dict:
+  """{name: (batches, tokens_per_byte)} of each `eval.datasets` source, in the
+  run's vocabulary, from its validation split (fewer batches if it is short)."""
+  out = {}
+  for name, spec in parse_eval_datasets(cfg.eval.get("datasets", "")):
+    store = open_dataset(cfg.data, source=spec, vocab=vocab, progress=progress)
+    sets = evaluation_batches(store, cfg, n_batches=cfg.eval.batches, progress=progress,
+                              process_index=process_index, process_count=process_count)
+    out[name] = (sets, store.tokens_per_byte("validation"))
+  return out
