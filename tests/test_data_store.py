@@ -92,3 +92,19 @@ def test_scaling_data_build_info_and_list(tmp_path):
   assert spec in listed.stdout and store_dir in listed.stdout
   bad = run_cli("scaling.cli.data", "--cache_dir", cache, "build", "--source", "nonsense")
   assert bad.returncode == 2 and bad.stderr.startswith("error: source 'nonsense' is unknown")
+
+
+def test_an_altered_store_fails_its_checksum_when_opened(tmp_path):
+  book = write(tmp_path / "book.txt", book_text(50_000))
+  source = get_source(f"text:{book}")
+  store = storelib.build_store(source, ByteVocab(), str(tmp_path), use_seqio=False,
+                               progress=False)
+  path = os.path.join(store.path, "train.bin")
+  with open(path, "r+b") as f:  # same size, one token changed
+    f.seek(1000)
+    byte = f.read(1)
+    f.seek(1000)
+    f.write(bytes([byte[0] ^ 1]))
+  with pytest.raises(storelib.StoreError, match="fails its checksum: train.bin was altered"):
+    storelib.build_store(source, ByteVocab(), str(tmp_path), use_seqio=False)
+  storelib.open_store(store.path, checksums=False)  # a large store: only the size check

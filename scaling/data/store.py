@@ -212,7 +212,16 @@ def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
   return open_store(final)
 
 
-def open_store(path: str, *, checksums: bool = False) -> Store:
+# Stores up to this size are checksummed every time they are opened (about a
+# second per GiB); larger ones get the size check, and `scaling-data info
+# --checksums` on demand.
+CHECKSUM_ON_OPEN_BYTES = 1 << 30
+
+
+def open_store(path: str, *, checksums: bool | None = None) -> Store:
+  """Opens a store, refusing one whose files disagree with its manifest.
+
+  checksums: True/False, or None for "when the store is small enough"."""
   manifest_path = os.path.join(path, "manifest.json")
   if not os.path.exists(manifest_path):
     raise StoreError(f"{path} is not a token store (no manifest.json); give the path of "
@@ -224,6 +233,10 @@ def open_store(path: str, *, checksums: bool = False) -> Store:
     raise StoreError(f"the token store {path} has a damaged manifest.json; delete {path} "
                      "to rebuild it") from None
   store = Store(path=path, manifest=manifest)
+  if checksums is None:
+    size = sum(info["tokens"] for info in manifest["splits"].values()) * \
+        np.dtype(manifest["dtype"]).itemsize
+    checksums = size <= CHECKSUM_ON_OPEN_BYTES
   store.verify(checksums=checksums)
   return store
 
