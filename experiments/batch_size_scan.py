@@ -2,7 +2,7 @@
 
 Kaplan et al. §5.1 (Figs. 10, 18): every member trains the same model at one
 batch size; each also logs B_noise (gns.enabled). The analysis (`analyze`, or
-`python -m scaling.cli.bcrit DIR`) finds the steps S and tokens E each batch
+`scaling-fit bcrit DIR`) finds the steps S and tokens E each batch
 size needed to reach several losses, fits (S/S_min − 1)(E/E_min − 1) = 1 and
 prints B_crit = E_min/S_min next to B_noise.
 
@@ -10,12 +10,13 @@ Variants:
   tiny   a micro model (2×64), batch 4 … 64 sequences of 64 tokens: minutes on a 2-core CPU
   full   the mini model (4×256, n_ctx 256), batch 8 … 512 sequences: for an accelerator
 
-One member by hand (a sweep runner trains them all):
-  python -m scaling.cli.train --config experiments/batch_size_scan.py:tiny \
-      --workdir runs/bscan/b16 --config.train.batch_size=16 --config.train.steps=240
+  scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan
 """
 
 from scaling import config as configlib
+
+LAW = "bcrit"
+FIGURE = "Figs. 10 and 18: the S-E frontier per loss, B_crit against loss beside B_noise"
 
 # variant: (model size, seq_len, lr, batch sizes (sequences), S0, B0)
 # Member B runs S0·(1 + B0/B) steps: S ≈ S_min·(1 + B_crit/B) (Eq. 5.4), so that

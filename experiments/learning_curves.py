@@ -1,0 +1,56 @@
+"""Learning curves: L(N, S) (Kaplan et al. Figs. 4 and 11, Eq. 5.6), feeding the law `NS`.
+
+Models of several sizes train with evaluations along the way; every
+evaluation (N, S, B, loss) is a point, S is converted to S_min with the
+paper's B_crit(L) (Eq. 5.4), and L(N, S_min) = (N_c/N)^α_N + (S_c/S_min)^α_S
+is fitted to all of them.
+
+  scaling-sweep --config experiments/learning_curves.py:tiny --workdir runs/learning_curves
+
+Variants: `tiny` (the CPU model ladder, 400 steps, an evaluation every 25) and
+the default full variant (sizes mini..large, paper schedule).
+"""
+
+import os
+
+from scaling import config as configlib
+from scaling.sweep import analysis
+
+LAW = "NS"
+FIGURE = "Figs. 4 and 11: learning curves against steps, and the fit of Eq. 5.6"
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  if arg == "tiny":
+    configlib.apply_size(c, "tiny")
+    analysis.tiny_schedule(c, steps=400, eval_every=25)
+    c.train.lr = 3e-3
+    c.train.schedule = "constant"  # steps to a loss should not depend on the run's length
+  else:
+    configlib.apply_size(c, "base")
+    c.eval.every_steps = 1000
+  c.name = "learning_curves"
+  return c
+
+
+def sweep(arg=None):
+  if arg == "tiny":
+    return analysis.ladder_members()
+  return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
+                                            configlib.SIZES[s][:3]))}
+          for s in ("mini", "small", "medium", "base", "large")]
+
+
+def analyze(sweep_dir, arg=None):
+  del arg
+  runs = analysis.print_runs(sweep_dir)
+  rows = []
+  for run in runs:
+    for row in analysis.learning_curves(sweep_dir, run):
+      if row["step"] >= 50:  # past warmup
+        rows.append({"run": run["name"], "N": run["n_params_nonembedding"], "S": row["step"],
+                     "B": run["batch_tokens"], "loss": row["val_loss"]})
+  table = analysis.write_csv(os.path.join(sweep_dir, "fit_NS", "table.csv"), rows,
+                             ["run", "N", "S", "B", "loss"])
+  return analysis.fit("NS", table, os.path.join(sweep_dir, "fit_NS"), "--bootstrap", "50")

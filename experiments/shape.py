@@ -1,0 +1,71 @@
+"""Shape at fixed size (Kaplan et al. Fig. 5).
+
+At a fixed non-embedding N, vary the aspect ratio d_model/n_layer and the
+number of heads; the paper finds the loss changes by only a few percent over
+wide ranges. The analysis prints and plots each run's loss relative to the
+best one.
+
+  scaling-sweep --config experiments/shape.py:tiny --workdir runs/shape
+
+Variants: `tiny` (N ≈ 300K: five aspect ratios and four head counts, a few
+minutes on a CPU) and the default full variant (N ≈ 85M, GPT-2-small size).
+"""
+
+import os
+
+from scaling import config as configlib
+from scaling.sweep import analysis
+
+FIGURE = "Fig. 5: loss increase against aspect ratio and number of heads at fixed N"
+
+# (n_layer, d_model, n_heads): 12·n_layer·d_model² ≈ 3.0e5 (tiny) or 8.5e7 (full)
+TINY_ASPECT = [(1, 160, 4), (2, 112, 4), (3, 92, 4), (6, 64, 4), (12, 46, 2)]
+TINY_HEADS = [(2, 112, 1), (2, 112, 2), (2, 112, 8)]
+FULL_ASPECT = [(3, 1536, 24), (6, 1088, 17), (12, 768, 12), (24, 544, 8), (48, 384, 6)]
+FULL_HEADS = [(12, 768, 4), (12, 768, 8), (12, 768, 24)]
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  if arg == "tiny":
+    configlib.apply_size(c, "tiny")
+    analysis.tiny_schedule(c, steps=300, eval_every=100)
+    c.train.lr = 3e-3
+  else:
+    configlib.apply_size(c, "base")
+  c.name = "shape"
+  return c
+
+
+def sweep(arg=None):
+  aspect, heads = (TINY_ASPECT, TINY_HEADS) if arg == "tiny" else (FULL_ASPECT, FULL_HEADS)
+  return [{"name": f"L{l}_d{d}_h{h}",
+           "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}
+          for l, d, h in aspect + heads]
+
+
+def analyze(sweep_dir, arg=None):
+  del arg
+  runs = analysis.print_runs(sweep_dir)
+  best = min(r["val_loss"] for r in runs)
+  (fig, axes) = analysis.figure(2)
+  by_heads = {}
+  for r in runs:
+    increase = 100 * (r["val_loss"] / best - 1)
+    l, d = r["n_layer"], r["d_model"]
+    h = int(r["name"].rsplit("_h", 1)[1])
+    print(f"{r['name']:<14} d_model/n_layer {d / l:7.1f}  heads {h:2d}  loss {r['val_loss']:.4f} "
+          f"({increase:+.2f}% over the best)")
+    axes[0][0].semilogx(d / l, increase, "o", color="C0")
+    by_heads.setdefault((l, d), []).append((h, increase))
+  for (l, d), points in by_heads.items():
+    if len(points) > 1:
+      points.sort()
+      axes[0][1].semilogx([p[0] for p in points], [p[1] for p in points], "o-",
+                          label=f"{l}x{d}")
+  axes[0][0].set(xlabel="aspect ratio d_model / n_layer", ylabel="loss increase (%)",
+                 title="shape at fixed N (Fig. 5)")
+  axes[0][1].set(xlabel="n_heads", title="heads at fixed shape")
+  axes[0][1].legend(fontsize=7)
+  analysis.save_figure(fig, os.path.join(sweep_dir, "shape.png"))
+  return {"best_val_loss": best, "spread_percent": 100 * (max(r["val_loss"] for r in runs) / best - 1)}

@@ -1,0 +1,86 @@
+"""Transfer to other distributions (Kaplan et al. Fig. 8).
+
+Models trained on one distribution are evaluated on others at every
+evaluation (`eval.datasets`); the paper finds the loss on another
+distribution tracks the training-distribution loss with a roughly constant
+offset. The analysis plots the other losses against the training one and
+fits each offset.
+
+  scaling-sweep --config experiments/transfer.py:tiny --workdir runs/transfer
+
+Variants: `tiny` (the CPU model ladder trained on the stdlib docstrings and
+pydoc topics, evaluated on the licence files of the installed packages) and the
+default full variant (a TFDS source; set eval.datasets to others, e.g.
+`tfds:wiki40b/en;tfds:pg19`).
+"""
+
+import os
+import sysconfig
+
+import numpy as np
+
+from scaling import config as configlib
+from scaling.sweep import analysis
+
+FIGURE = "Fig. 8: loss on other distributions against the training-distribution loss"
+
+
+def _licence_texts() -> str:
+  """Legal prose that every install has: the licences of the installed packages."""
+  purelib = sysconfig.get_paths()["purelib"]
+  return f"licences=text:{os.path.join(purelib, '*.dist-info', '**', 'LICENSE*')}"
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  if arg == "tiny":
+    configlib.apply_size(c, "tiny")
+    analysis.tiny_schedule(c, steps=300, eval_every=50)
+    c.train.lr = 3e-3
+    c.eval.datasets = _licence_texts()
+  else:
+    configlib.apply_size(c, "base")
+    c.data.source = "tfds:c4/en"
+    c.eval.datasets = "tfds:wiki40b/en;tfds:pg19"
+    c.eval.every_steps = 1000
+  c.name = "transfer"
+  return c
+
+
+def sweep(arg=None):
+  if arg == "tiny":
+    return analysis.ladder_members()
+  return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
+                                            configlib.SIZES[s][:3]))}
+          for s in ("mini", "small", "medium", "base")]
+
+
+def analyze(sweep_dir, arg=None):
+  del arg
+  runs = analysis.print_runs(sweep_dir)
+  others = sorted({k for r in runs for k in r if k.startswith("val_loss/")})
+  if not others:
+    raise ValueError(f"the runs in {sweep_dir} have no val_loss/<name>: set eval.datasets")
+  (fig, ax), = analysis.figure()
+  report = {}
+  for key in others:
+    xs, ys = [], []
+    for run in runs:
+      for row in analysis.learning_curves(sweep_dir, run):
+        if key in row:
+          xs.append(row["val_loss"])
+          ys.append(row[key])
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    offset = float(np.median(ys - xs))
+    report[key] = {"offset": offset, "spread": float(np.std(ys - xs)), "points": len(xs)}
+    name = key.split("/", 1)[1]
+    ax.plot(xs, ys, "o", ms=3, label=f"{name}: offset {offset:+.3f} nats")
+    grid = np.linspace(xs.min(), xs.max(), 10)
+    ax.plot(grid, grid + offset, "--", lw=1)
+    print(f"{name}: loss = training loss {offset:+.4f} nats (std {report[key]['spread']:.4f}, "
+          f"{len(xs)} evaluations)")
+  ax.set(xlabel="loss on the training distribution (nats/token)",
+         ylabel="loss on the other distribution", title="transfer (Fig. 8)")
+  ax.legend(fontsize=7)
+  analysis.save_figure(fig, os.path.join(sweep_dir, "transfer.png"))
+  return report
