@@ -102,3 +102,21 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
       "peak_memory_bytes": memory.get("peak_bytes_in_use"),
       "final_loss": float(metrics["loss"]),
   }
+
+
+def gns_overhead(config, **kwargs) -> dict:
+  """The estimator's cost: the step with gns on against plain accumulation with
+  the same k micro-batches (gns.microbatches, at least 2)."""
+  import copy  # pylint: disable=g-import-not-at-top
+  runs = {}
+  for enabled in (False, True):
+    c = copy.deepcopy(config)
+    with c.unlocked():
+      c.gns.microbatches = max(c.gns.microbatches, 2)
+      c.gns.enabled = enabled
+    runs[enabled] = benchmark(c, **kwargs)
+  result = dict(runs[True])
+  result["gns_microbatches"] = max(config.gns.microbatches, 2)
+  result["step_time_without_gns_s"] = runs[False]["step_time_s"]
+  result["gns_overhead"] = runs[True]["step_time_s"] / runs[False]["step_time_s"] - 1
+  return result

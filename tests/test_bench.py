@@ -32,3 +32,11 @@ def test_cli_writes_json(tmp_path):
   assert r.returncode == 0, r.stderr[-2000:]
   assert "tokens/s" in r.stdout and "MFU" in r.stdout
   assert json.loads(out.read_text())["tokens_per_sec"] > 0
+
+
+def test_gns_overhead_compares_against_plain_accumulation():
+  from scaling.bench import gns_overhead
+  r = gns_overhead(small_config("nano"), steps=2, warmup=1, vocab_size=259)
+  assert r["gns_microbatches"] == 2
+  assert r["gns_overhead"] == pytest.approx(
+      r["step_time_s"] / r["step_time_without_gns_s"] - 1)

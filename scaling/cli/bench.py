@@ -24,6 +24,9 @@ _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.")
 _VOCAB = flags.DEFINE_integer("vocab_size", None, "Vocabulary size (default: config or 50257).")
 _PEAK = flags.DEFINE_float("peak_flops", None, "Peak FLOP/s for MFU (default: by device).")
 _OUT = flags.DEFINE_string("out", None, "Also write the result as JSON here.")
+_GNS = flags.DEFINE_bool("gns_overhead", False,
+                         "Also time the step without the noise-scale estimator (same k "
+                         "micro-batches) and report the estimator's overhead.")
 
 
 def main(argv):
@@ -32,11 +35,12 @@ def main(argv):
   if _CONFIG.value is None:
     print("error: --config is required", file=sys.stderr)
     sys.exit(2)
-  from scaling.bench import benchmark  # pylint: disable=g-import-not-at-top
+  from scaling.bench import benchmark, gns_overhead  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   try:
-    result = benchmark(_CONFIG.value, steps=_STEPS.value, warmup=_WARMUP.value,
-                       vocab_size=_VOCAB.value, peak=_PEAK.value)
+    run = gns_overhead if _GNS.value else benchmark
+    result = run(_CONFIG.value, steps=_STEPS.value, warmup=_WARMUP.value,
+                 vocab_size=_VOCAB.value, peak=_PEAK.value)
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -50,6 +54,10 @@ def main(argv):
   print(f"  step time     {1e3 * result['step_time_s']:.1f} ms")
   print(f"  compile time  {result['compile_time_s']:.1f} s")
   print(f"  peak memory   {mem / 2**30:.2f} GiB" if mem else "  peak memory   n/a on this device")
+  if "gns_overhead" in result:
+    print(f"  noise scale   {100 * result['gns_overhead']:+.1f}% step time against plain "
+          f"accumulation over {result['gns_microbatches']} micro-batches "
+          f"({1e3 * result['step_time_without_gns_s']:.1f} ms without)")
   if _OUT.value:
     with open(_OUT.value, "w") as f:
       json.dump(result, f, indent=1)
