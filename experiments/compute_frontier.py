@@ -35,12 +35,7 @@ def get_config(arg=None):
 def sweep(arg=None):
   if arg == "tiny":
     return analysis.ladder_members()
-  members = []
-  for size in ("mini", "small", "medium", "base", "large"):
-    n_layer, d_model, n_heads, _, _ = configlib.SIZES[size]
-    members.append({"name": size, "overrides": {
-        "model.n_layer": n_layer, "model.d_model": d_model, "model.n_heads": n_heads}})
-  return members
+  return analysis.size_members(("mini", "small", "medium", "base", "large"))
 
 
 def analyze(sweep_dir, arg=None):

@@ -39,9 +39,7 @@ def get_config(arg=None):
 def sweep(arg=None):
   if arg == "tiny":
     return analysis.ladder_members([(1, 32, 2), (2, 64, 4), (4, 128, 4)])
-  return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
-                                            configlib.SIZES[s][:3]))}
-          for s in ("small", "medium", "base", "large")]
+  return analysis.size_members(("small", "medium", "base", "large"))
 
 
 def analyze(sweep_dir, arg=None):

@@ -37,9 +37,7 @@ def get_config(arg=None):
 def sweep(arg=None):
   if arg == "tiny":
     return analysis.ladder_members()
-  return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
-                                            configlib.SIZES[s][:3]))}
-          for s in ("mini", "small", "medium", "base", "large")]
+  return analysis.size_members(("mini", "small", "medium", "base", "large"))
 
 
 def analyze(sweep_dir, arg=None):

@@ -40,12 +40,9 @@ def get_config(arg=None):
 def sweep(arg=None):
   if arg == "tiny":
     return analysis.ladder_members()
-  members = []
-  for size in FULL_SIZES:
-    n_layer, d_model, n_heads, _, _ = configlib.SIZES[size]
-    members.append({"name": size, "overrides": {
-        "model.n_layer": n_layer, "model.d_model": d_model, "model.n_heads": n_heads,
-        "train.optimizer": "adafactor" if size == "xl" else "adamw"}})
+  members = analysis.size_members(FULL_SIZES)
+  for member in members:  # Adafactor above 1B parameters, as in the paper
+    member["overrides"]["train.optimizer"] = "adafactor" if member["name"] == "xl" else "adamw"
   return members
 
 

@@ -27,6 +27,13 @@ def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
                          **(extra or {})}} for l, d, h in shapes]
 
 
+def size_members(sizes) -> list[dict]:
+  """One member per named row of scaling.config.SIZES (the full variants)."""
+  from scaling.config import SIZES  # pylint: disable=g-import-not-at-top
+  return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
+                                            SIZES[s][:3]))} for s in sizes]
+
+
 def read_jsonl(path: str) -> list[dict]:
   from scaling.train.records import read_jsonl as read  # pylint: disable=g-import-not-at-top
   return read(path)
@@ -77,4 +84,5 @@ def figure(ncols: int = 1):
 
 
 __all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "ladder_members",
+           "size_members",
            "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]

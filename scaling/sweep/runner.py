@@ -14,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import signal
@@ -23,6 +22,7 @@ import sys
 import threading
 import time
 
+from scaling.data.store import locked
 from scaling.sweep.experiment import Experiment, Member
 from scaling.train.records import write_json
 
@@ -75,7 +75,7 @@ def collect_results(sweep_dir: str, members: list[Member]) -> list[dict]:
     summary = _summary(os.path.join(sweep_dir, member.name))
     if summary and summary.get("status") == "completed":
       rows.append({**summary, "name": member.name, "overrides": member.overrides})
-  with _locked(os.path.join(sweep_dir, ".results.lock")):
+  with locked(os.path.join(sweep_dir, ".results.lock")):
     path = os.path.join(sweep_dir, "results.jsonl")
     tmp = path + f".tmp-{os.getpid()}"
     with open(tmp, "w") as f:
@@ -84,16 +84,6 @@ def collect_results(sweep_dir: str, members: list[Member]) -> list[dict]:
       os.fsync(f.fileno())
     os.replace(tmp, path)
   return rows
-
-
-@contextlib.contextmanager
-def _locked(path):
-  with open(path, "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Runner:
