@@ -31,6 +31,11 @@ def _positive_int(section, key):
               lambda c, n: f"{section}.{key}={c[section][key]!r} must be a positive integer")
 
 
+def _platform() -> str:
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.default_backend()
+
+
 def _mesh_data(c, n):
   return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model, 1)
 
@@ -53,6 +58,21 @@ RULES = (
          lambda c, n: f"model.attention={c.model.attention!r} is unknown; use auto, xla or cudnn"),
     Rule("model.dropout", lambda c, n: 0.0 <= c.model.dropout < 1.0,
          lambda c, n: f"model.dropout={c.model.dropout} must be in [0, 1)"),
+    Rule("model.lstm_impl", lambda c, n: c.model.lstm_impl in ("scan", "cudnn"),
+         lambda c, n: f"model.lstm_impl={c.model.lstm_impl!r} is unknown; use auto, scan or cudnn"),
+    Rule("model.lstm_impl", lambda c, n: c.model.kind != "lstm"
+         or c.model.lstm_impl != "cudnn" or _platform() == "gpu",
+         lambda c, n: f"model.lstm_impl=cudnn needs a CUDA GPU but this run is on "
+                      f"{_platform()}; use model.lstm_impl=scan (or auto)"),
+    Rule("model.lstm_impl", lambda c, n: c.model.kind != "lstm"
+         or c.model.lstm_impl != "cudnn" or not c.model.dropout,
+         lambda c, n: f"model.lstm_impl=cudnn has no dropout (model.dropout="
+                      f"{c.model.dropout}); use model.lstm_impl=scan or model.dropout=0"),
+    _positive_int("model", "lstm_unroll"),
+    Rule("model.share_layers", lambda c, n: c.model.kind == "transformer"
+         or not c.model.share_layers,
+         lambda c, n: f"model.share_layers=True applies to model.kind='transformer' only; "
+                      f"set model.share_layers=False for model.kind={c.model.kind!r}"),
     _positive_int("data", "seq_len"),
     Rule("data.seq_len", lambda c, n: c.data.seq_len <= c.model.n_ctx,
          lambda c, n: f"data.seq_len={c.data.seq_len} is longer than model.n_ctx="
