@@ -53,3 +53,55 @@ def mfu_flops_per_token(n: int, d_model: int, vocab: int, n_layer: int,
                         n_ctx: int) -> int:
   """Hardware FLOPs per token for MFU: 6(N + d_model·V) + 12·n_layer·n_ctx·d_model."""
   return 6 * (n + d_model * vocab) + 12 * n_layer * n_ctx * d_model
+
+
+def lstm_n_formula(n_layer: int, d_model: int) -> int:
+  """Weights of n_layer LSTM layers of width d_model: 8·n_layer·d_model².
+
+  Each layer has W_ih and W_hh, each d_model × 4·d_model (gates i, f, g, o).
+  """
+  return 8 * n_layer * d_model * d_model
+
+
+def lstm_c_forward_per_token(n: int) -> int:
+  """Forward FLOPs per token of the LSTM: 2N.
+
+  Every weight is used once per token (x @ W_ih, h @ W_hh) and the recurrent
+  state has a fixed size, so unlike attention nothing grows with n_ctx.
+  """
+  return 2 * n
+
+
+def applied_nonembedding(params, share_layers: bool, n_layer: int) -> int:
+  """Non-embedding parameters counted once per application.
+
+  For a Universal Transformer (share_layers) the one block under `blocks` is
+  applied n_layer times, everything else (the final LayerNorm) once.
+  """
+  total = 0
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    key = _top_key(path)
+    if key in EMBEDDING_KEYS:
+      continue
+    total += math.prod(leaf.shape) * (n_layer if share_layers and key == "blocks" else 1)
+  return total
+
+
+def model_flops(model_cfg, params) -> dict:
+  """N per application, training and forward FLOPs per token, formula N.
+
+  Dispatches on model.kind: the Transformer's C_forward = 2N + 2·n_layer·n_ctx·d_attn
+  (N counting every application of a shared block), the LSTM's 2N; training
+  FLOPs are 6N (C = 6·N per token) for both.
+  """
+  m = model_cfg
+  if m.kind == "lstm":
+    n = count_params(params)["nonembedding"]
+    return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
+            "c_forward_per_token": lstm_c_forward_per_token(n),
+            "n_params_formula": lstm_n_formula(m.n_layer, m.d_model)}
+  n = applied_nonembedding(params, m.share_layers, m.n_layer)
+  return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
+          "c_forward_per_token": c_forward_per_token(n, m.n_layer, m.n_ctx, m.d_attn),
+          "n_params_formula": n_formula(1 if m.share_layers else m.n_layer, m.d_model,
+                                        m.d_attn, m.d_ff)}

@@ -67,6 +67,8 @@ def base_config() -> ml_collections.ConfigDict:
   m.scan_layers = False  # scan over stacked blocks: compile time flat in depth
   m.remat = "none"       # none | block: recompute block activations in backward
   m.loss_chunk = 0       # >0: logits and loss computed this many tokens at a time
+  m.lstm_impl = "auto"  # kind=lstm: auto (cudnn on GPU without dropout, else scan), scan, cudnn
+  m.lstm_unroll = 1     # kind=lstm, scan path: positions per jax.lax.scan iteration
 
   c.data = d = ml_collections.ConfigDict()
   d.source = "embedded"  # embedded | text:PATH[,PATH] | tfds:NAME[/CONFIG][:VER] | seqio:TASK | synthetic
@@ -158,6 +160,8 @@ def resolve(c: ml_collections.ConfigDict, *, vocab_size: int,
     m.dtype = "float32" if platform == "cpu" else "bfloat16"
   if m.attention == "auto":
     m.attention = "cudnn" if platform == "gpu" and m.dtype == "bfloat16" else "xla"
+  if m.get("lstm_impl", "auto") == "auto":
+    m.lstm_impl = "cudnn" if platform == "gpu" and not m.dropout else "scan"
   r.data.seq_len = r.data.seq_len or m.n_ctx
   r.train.lr = learning_rate(r)
   return r
@@ -171,9 +175,11 @@ def kaplan_lr(n: float) -> float:
 def learning_rate(c: ml_collections.ConfigDict) -> float:
   lr = c.train.lr
   if isinstance(lr, str) and lr.strip().lower() == "kaplan":
-    from scaling.accounting import n_formula
+    from scaling.accounting import lstm_n_formula, n_formula
     m = c.model
     n = n_formula(m.n_layer, m.d_model, m.d_attn or m.d_model, m.d_ff or 4 * m.d_model)
+    if m.kind == "lstm":
+      n = lstm_n_formula(m.n_layer, m.d_model)
     return kaplan_lr(n)
   try:
     return float(lr)

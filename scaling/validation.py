@@ -49,6 +49,11 @@ def _eval_datasets_error(c):
   return None
 
 
+def _platform() -> str:
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.default_backend()
+
+
 def _mesh_data(c, n):
   return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model * c.mesh.fsdp, 1)
 
@@ -114,6 +119,21 @@ RULES = (
                       f"data.seq_len={c.data.seq_len}"),
     Rule("model.dropout", lambda c, n: 0.0 <= c.model.dropout < 1.0,
          lambda c, n: f"model.dropout={c.model.dropout} must be in [0, 1)"),
+    Rule("model.lstm_impl", lambda c, n: c.model.lstm_impl in ("scan", "cudnn"),
+         lambda c, n: f"model.lstm_impl={c.model.lstm_impl!r} is unknown; use auto, scan or cudnn"),
+    Rule("model.lstm_impl", lambda c, n: c.model.kind != "lstm"
+         or c.model.lstm_impl != "cudnn" or _platform() == "gpu",
+         lambda c, n: f"model.lstm_impl=cudnn needs a CUDA GPU but this run is on "
+                      f"{_platform()}; use model.lstm_impl=scan (or auto)"),
+    Rule("model.lstm_impl", lambda c, n: c.model.kind != "lstm"
+         or c.model.lstm_impl != "cudnn" or not c.model.dropout,
+         lambda c, n: f"model.lstm_impl=cudnn has no dropout (model.dropout="
+                      f"{c.model.dropout}); use model.lstm_impl=scan or model.dropout=0"),
+    _positive_int("model", "lstm_unroll"),
+    Rule("model.share_layers", lambda c, n: c.model.kind == "transformer"
+         or not c.model.share_layers,
+         lambda c, n: f"model.share_layers=True applies to model.kind='transformer' only; "
+                      f"set model.share_layers=False for model.kind={c.model.kind!r}"),
     _positive_int("data", "seq_len"),
     Rule("data.source", *_data_error(lambda c: sources.spec_error(c.data.source))),
     Rule("data.vocab", *_data_error(lambda c: None if c.data.source == "synthetic"

@@ -140,18 +140,17 @@ def _summary(cfg, counts, state_step, train_loss, last_eval, best_val, wall, tps
              status, batches):
   n = counts["nonembedding"]
   m = cfg.model
-  n_applied = n * (m.n_layer if m.share_layers else 1)
-  flops_per_token = accounting.train_flops_per_token(n_applied)
+  flops_per_token = counts["flops_per_token"]  # accounting.model_flops, per model.kind
   batch_tokens = cfg.train.batch_size * cfg.data.seq_len
   tokens = state_step * batch_tokens
   return {
       "name": cfg.name, "status": status,
       "n_layer": m.n_layer, "d_model": m.d_model, "n_ctx": m.n_ctx,
       "n_params_nonembedding": n, "n_params_embedding": counts["embedding"],
-      "n_params_formula": accounting.n_formula(m.n_layer, m.d_model, m.d_attn, m.d_ff),
+      "model_kind": m.kind, "n_params_applied": counts["n_applied"],
+      "n_params_formula": counts["n_params_formula"],
       "flops_per_token": flops_per_token,
-      "c_forward_per_token": accounting.c_forward_per_token(
-          n_applied, m.n_layer, m.n_ctx, m.d_attn),
+      "c_forward_per_token": counts["c_forward_per_token"],
       "steps": state_step, "batch_size": cfg.train.batch_size,
       "batch_tokens": batch_tokens, "tokens_seen": tokens,
       "compute_flops": float(flops_per_token) * tokens,
@@ -211,6 +210,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
       w.truncate_after(start)
   tb = records.TensorBoard(os.path.join(workdir, "tb")) if is_main else None
   counts = accounting.count_params(state["params"])
+  counts.update(accounting.model_flops(cfg.model, state["params"]))
   batch_tokens = cfg.train.batch_size * cfg.data.seq_len
   bar = Progress(cfg.train.steps, start, enabled=progress and is_main)
   bar.message(f"{cfg.name}: N={counts['nonembedding']:,} non-embedding params, "
