@@ -61,8 +61,8 @@ def analyze(sweep_dir, arg=None):
   for (l, d), points in by_heads.items():
     if len(points) > 1:
       points.sort()
-      axes[0][1].semilogx([p[0] for p in points], [p[1] for p in points], "o-",
-                          label=f"{l}x{d}")
+      axes[0][1].plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"{l}x{d}")
+      axes[0][1].set_xticks([p[0] for p in points])
   axes[0][0].set(xlabel="aspect ratio d_model / n_layer", ylabel="loss increase (%)",
                  title="shape at fixed N (Fig. 5)")
   axes[0][1].set(xlabel="n_heads", title="heads at fixed shape")

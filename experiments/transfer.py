@@ -59,7 +59,8 @@ def analyze(sweep_dir, arg=None):
   others = sorted({k for r in runs for k in r if k.startswith("val_loss/")})
   if not others:
     raise ValueError(f"the runs in {sweep_dir} have no val_loss/<name>: set eval.datasets")
-  (fig, ax), = analysis.figure()
+  fig, axes = analysis.figure()
+  ax = axes[0][0]
   report = {}
   for key in others:
     xs, ys = [], []
