@@ -55,9 +55,11 @@ def analyze(sweep_dir, arg=None):
     result = fit_law("position", {"T": t, "loss": loss}, bootstrap=50, seed=0)
     p, ci = result.params, result.ci95
     fits[run["name"]] = {"params": p, "ci95": ci, "r2": result.r2}
+    note = (f"c in [{ci['c'][0]:.3f}, {ci['c'][1]:.3f}]; paper 0.56-0.62" if p["c"] < 5 else
+            "c unidentified: the curve is flat after the first positions, as for models "
+            "that use little context")
     print(f"{run['name']:<12} N={run['n_params_nonembedding']:>9,}  L(T) = {p['a']:.3f} + "
-          f"{p['b']:.3f}·T^-{p['c']:.3f}  (c in [{ci['c'][0]:.3f}, {ci['c'][1]:.3f}]; paper "
-          "0.56-0.62)")
+          f"{p['b']:.3f}·T^-{p['c']:.3f}  ({note})")
     color = f"C{i}"
     ax.semilogx(t, loss, ".", ms=2, color=color, label=f"N={run['n_params_nonembedding']:.1e}")
     ax.semilogx(t, p["a"] + p["b"] * t ** (-p["c"]), "-", lw=1, color=color)

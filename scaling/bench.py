@@ -77,11 +77,12 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
 
   m = cfg.model
   counts = accounting.count_params(state["params"])
-  n = counts["nonembedding"] * (m.n_layer if m.get("share_layers") else 1)
+  n = accounting.model_flops(m, state["params"])["n_applied"]
   tokens_per_step = cfg.train.batch_size * cfg.data.seq_len
   tokens_per_sec = tokens_per_step / step_s
-  mfu_flops = accounting.mfu_flops_per_token(n, m.d_model, m.vocab_size, m.n_layer,
-                                             cfg.data.seq_len)
+  # The LSTM has no attention: its per-token work does not grow with n_ctx.
+  mfu_flops = accounting.mfu_flops_per_token(
+      n, m.d_model, m.vocab_size, 0 if m.kind == "lstm" else m.n_layer, cfg.data.seq_len)
   device = jax.devices()[0]
   peak_value, peak_name = (peak, f"given {peak / 1e12:.0f} TFLOP/s") if peak else \
       peak_flops(device)

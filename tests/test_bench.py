@@ -40,3 +40,9 @@ def test_gns_overhead_compares_against_plain_accumulation():
   assert r["gns_microbatches"] == 2
   assert r["gns_overhead"] == pytest.approx(
       r["step_time_s"] / r["step_time_without_gns_s"] - 1)
+
+
+def test_lstm_mfu_count_has_no_attention_term():
+  c = small_config("nano", **{"model.kind": "lstm"})
+  r = benchmark(c, steps=1, warmup=0, vocab_size=259, peak=1e12)
+  assert r["mfu_flops_per_token"] == 6 * (r["n_params_nonembedding"] + 32 * 259)

@@ -82,11 +82,12 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
       store, cfg, n_batches=batches or cfg.eval.batches, split=split, progress=progress,
       process_index=jax.process_index(), process_count=jax.process_count())
 
-  mesh_cfg = dict(cfg.mesh)
-  if mesh_cfg["data"] != -1 and mesh_cfg["data"] * mesh_cfg["model"] != jax.device_count():
-    mesh_cfg = {"data": -1, "model": 1}  # evaluating on other devices than training
+  # Evaluate on whatever devices are here, which need not be the training ones:
+  # every device on `data`, and XLA attention off GPUs.
   import ml_collections  # pylint: disable=g-import-not-at-top
-  mesh = shardlib.make_mesh(ml_collections.ConfigDict(mesh_cfg))
+  mesh = shardlib.make_mesh(ml_collections.ConfigDict({"data": -1, "fsdp": 1, "model": 1}))
+  if cfg.model.get("attention") == "cudnn" and jax.default_backend() != "gpu":
+    cfg.model.attention = "xla"
   setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
   state = ckpt.restore(step, setup.abstract_state)
   ckpt.close()

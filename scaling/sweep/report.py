@@ -17,9 +17,9 @@ def finished_runs(sweep_dir: str) -> list[dict]:
 def print_runs(sweep_dir: str, extra: tuple[str, ...] = ()) -> list[dict]:
   rows = sorted(finished_runs(sweep_dir), key=lambda r: r["n_params_nonembedding"])
   head = f"{'run':<16}{'N':>11}{'D (tokens)':>13}{'C (FLOP)':>11}{'val loss':>10}{'bits/byte':>11}"
-  print(head + "".join(f"{k:>14}" for k in extra))
+  print(head + "".join(f" {k:>22}" for k in extra))
   for r in rows:
     print(f"{r['name']:<16}{r['n_params_nonembedding']:>11,}{r['tokens_seen']:>13,}"
           f"{r['compute_flops']:>11.2e}{r['val_loss']:>10.4f}{r['val_bpb']:>11.4f}"
-          + "".join(f"{r.get(k, float('nan')):>14.4g}" for k in extra))
+          + "".join(f" {r.get(k, float('nan')):>22.6g}" for k in extra))
   return rows
