@@ -68,7 +68,7 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
   compile_s = time.perf_counter() - t0
   for i in range(warmup):
     state, metrics = compiled(state, batches[i % 2])
-  jax.block_until_ready(metrics)
+  jax.block_until_ready(state)
   t0 = time.perf_counter()
   for i in range(steps):
     state, metrics = compiled(state, batches[i % 2])
