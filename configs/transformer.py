@@ -12,13 +12,4 @@ from scaling import config as configlib
 
 
 def get_config(arg=None):
-  args = configlib.parse_arg(arg)
-  unknown = set(args) - {"size", "runlocal"}
-  if unknown:
-    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; use size=..., runlocal")
-  c = configlib.base_config()
-  configlib.apply_size(c, args.get("size") or "tiny")
-  if "runlocal" in args:
-    configlib.apply_runlocal(c)
-  c.name = f"transformer-{c.model.size}"
-  return c
+  return configlib.variant_config(arg, kind="transformer")

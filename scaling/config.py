@@ -123,6 +123,21 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+def variant_config(arg: str | None, kind: str) -> ml_collections.ConfigDict:
+  """The config a `configs/*.py:size=...,runlocal` string asks for, for model `kind`."""
+  args = parse_arg(arg)
+  unknown = set(args) - {"size", "runlocal"}
+  if unknown:
+    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; use size=..., runlocal")
+  c = base_config()
+  apply_size(c, args.get("size") or "tiny")
+  if "runlocal" in args:
+    apply_runlocal(c)
+  c.model.kind = kind
+  c.name = f"{kind}-{c.model.size}"
+  return c
+
+
 def apply_size(c: ml_collections.ConfigDict, size: str) -> None:
   if size not in SIZES:
     raise ValueError(f"size={size!r} is unknown; use one of {', '.join(SIZES)}")
