@@ -237,4 +237,12 @@ def analyze(sweep_dir: str, arg=None) -> dict:
   }
   with open(os.path.join(sweep_dir, "analysis.json"), "w") as f:
     json.dump(result, f, indent=1)
+  for row in pair_rows:
+    behind = row["falls_behind_at"]
+    print(f"{row['lstm']} (N={row['N_lstm']:,}, loss {row['val_loss_lstm']:.4f}) vs "
+          f"{row['transformer']} (N={row['N_transformer']:,}, loss "
+          f"{row['val_loss_transformer']:.4f}): curves flatten at positions "
+          f"{row['flattens_at_lstm']} and {row['flattens_at_transformer']}; the LSTM "
+          + (f"falls behind at position {behind}" if behind else "never falls behind"))
+  print(f"wrote {loss_png}, {position_png}, {os.path.join(sweep_dir, 'analysis.json')}")
   return result
