@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from scaling.models.head import LanguageModelHead
+
 _INIT_STD = 0.02
 IMPLS = ("scan", "cudnn", "reference")
 
@@ -124,7 +126,7 @@ def _stack_cudnn(x_BxTxD, layers, impl: str):
   return y_BxTxD.astype(x_BxTxD.dtype)
 
 
-class LSTM(nnx.Module):
+class LSTM(LanguageModelHead, nnx.Module):
   """Embedding, n_layer LSTM layers, final LayerNorm, logits."""
 
   def __init__(self, shape: LSTMShape, *, rngs: nnx.Rngs):
@@ -172,11 +174,3 @@ class LSTM(nnx.Module):
       if i < s.n_layer - 1:
         x_TxBxD = drop(x_TxBxD)
     return self.ln_f(x_TxBxD.transpose(1, 0, 2))
-
-  def logits(self, x_BxTxD):
-    if self.shape.tie_embeddings:
-      return self.embed.attend(x_BxTxD)
-    return self.unembed(x_BxTxD)
-
-  def __call__(self, tokens_BxT, rngs=None):
-    return self.logits(self.hidden(tokens_BxT, rngs))

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from scaling.models.head import LanguageModelHead
+
 from scaling.sharding import constrain
 
 _INIT_STD = 0.02
@@ -104,7 +106,7 @@ def _apply_block(block: Block, x_BxTxD, rngs):
   return block(constrain(x_BxTxD, _RESIDUAL), rngs)
 
 
-class Transformer(nnx.Module):
+class Transformer(LanguageModelHead, nnx.Module):
   """Token + learned position embeddings, n_layer blocks, final LN, logits."""
 
   def __init__(self, shape: TransformerShape, *, rngs: nnx.Rngs):
@@ -167,12 +169,3 @@ class Transformer(nnx.Module):
       return apply(block, x_BxTxD, nnx.Rngs(dropout=key) if key is not None else None)
 
     return body(x_BxTxD, self.blocks, keys)
-
-  def logits(self, x_BxTxD):
-    """Logits over the padded vocabulary, in the compute dtype."""
-    if self.shape.tie_embeddings:
-      return self.embed.attend(x_BxTxD)
-    return self.unembed(x_BxTxD)
-
-  def __call__(self, tokens_BxT, rngs=None):
-    return self.logits(self.hidden(tokens_BxT, rngs))
