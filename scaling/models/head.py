@@ -5,7 +5,17 @@ from __future__ import annotations
 
 class LanguageModelHead:
   """Mixin for models with `embed`, optional `unembed`, `shape.tie_embeddings`
-  and a `hidden(tokens_BxT, rngs)` giving the final activations."""
+  and a `hidden(tokens_BxT, rngs)` giving the final activations; `shape.n_ctx`
+  bounds the sequence length."""
+
+  def check_length(self, tokens_BxT) -> int:
+    """The sequence length T, refused when longer than model.n_ctx."""
+    t = tokens_BxT.shape[1]
+    if t > self.shape.n_ctx:
+      raise ValueError(
+          f"sequence of {t} tokens is longer than model.n_ctx={self.shape.n_ctx}; "
+          "shorten data.seq_len or raise model.n_ctx")
+    return t
 
   def logits(self, x_BxTxD):
     """Logits over the padded vocabulary, in the compute dtype."""

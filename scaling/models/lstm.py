@@ -153,11 +153,7 @@ class LSTM(LanguageModelHead, nnx.Module):
   def hidden(self, tokens_BxT, rngs=None):
     """Final-LayerNorm activations; `rngs` with a `dropout` stream turns dropout on."""
     s = self.shape
-    t = tokens_BxT.shape[1]
-    if t > s.n_ctx:
-      raise ValueError(
-          f"sequence of {t} tokens is longer than model.n_ctx={s.n_ctx}; "
-          "shorten data.seq_len or raise model.n_ctx")
+    self.check_length(tokens_BxT)
     drop = lambda y: self.dropout(y, deterministic=rngs is None, rngs=rngs)
     x_BxTxD = drop(self.embed(tokens_BxT))
     impl = s.impl

@@ -144,11 +144,7 @@ class Transformer(LanguageModelHead, nnx.Module):
     the model is deterministic.
     """
     s = self.shape
-    t = tokens_BxT.shape[1]
-    if t > s.n_ctx:
-      raise ValueError(
-          f"sequence of {t} tokens is longer than model.n_ctx={s.n_ctx}; "
-          "shorten data.seq_len or raise model.n_ctx")
+    t = self.check_length(tokens_BxT)
     x_BxTxD = self.embed(tokens_BxT)
     x_BxTxD = x_BxTxD + self.pos_embed[...][:t].astype(x_BxTxD.dtype)
     x_BxTxD = self.dropout(x_BxTxD, deterministic=rngs is None, rngs=rngs)
