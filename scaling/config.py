@@ -107,6 +107,7 @@ def base_config() -> ml_collections.ConfigDict:
   e.every_steps = 200
   e.batches = 8
   e.datasets = ""     # extra sources evaluated too: "[NAME=]SOURCE;..." -> val_loss/NAME
+  e.position_stride = 0  # >0: the final per_position_loss over windows starting every S tokens
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1    # -1: every device not used by the other axes

@@ -146,6 +146,11 @@ RULES = (
          lambda c, n: f"data.text_documents={c.data.text_documents!r} is unknown; use one of "
                       f"{', '.join(sources.TEXT_DOCUMENTS)}"),
     Rule("eval.datasets", *_data_error(_eval_datasets_error)),
+    Rule("eval.position_stride", lambda c, n: isinstance(c.eval.position_stride, int)
+         and 0 <= c.eval.position_stride <= c.data.seq_len,
+         lambda c, n: f"eval.position_stride={c.eval.position_stride!r} must be a whole number "
+                      f"from 0 (per-position loss from the regular evaluation) to data.seq_len="
+                      f"{c.data.seq_len}"),
     Rule("data.seq_len", lambda c, n: c.data.seq_len <= c.model.n_ctx,
          lambda c, n: f"data.seq_len={c.data.seq_len} is longer than model.n_ctx="
                       f"{c.model.n_ctx}; set data.seq_len <= {c.model.n_ctx} or raise model.n_ctx"),

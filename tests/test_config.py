@@ -41,6 +41,7 @@ BAD = [
     ({"train.schedule": "step"}, "train.schedule='step' is unknown"),
     ({"train.steps": 0}, "train.steps=0 must be a positive integer"),
     ({"train.steps": -5}, "train.steps=-5 must be a positive integer"),
+    ({"eval.position_stride": 65}, "eval.position_stride=65 must be a whole number from 0"),
     ({"mesh.fsdp": 2}, "mesh.fsdp=2 x mesh.model=1 must be >= 1 and divide the 1 devices"),
     ({"mesh.data": 2}, "mesh.data=2 x mesh.fsdp=1 x mesh.model=1 does not match the 1 devices"),
     ({"mesh.model": 4}, "mesh.fsdp=1 x mesh.model=4 must be >= 1 and divide the 1 devices"),

@@ -136,3 +136,42 @@ def test_flattening_and_falling_behind_on_known_curves():
   assert 20 < behind < 40 and gap[behind - 1] > 0.02 and gap[behind - 3] < 0.03
   assert pp.falls_behind_position(transformer, transformer) is None
   assert pp.late_gain(transformer, 64) > pp.late_gain(lstm, 64) == pytest.approx(0.0)
+
+
+def test_position_windows_start_every_stride_tokens_and_split_across_processes():
+  from scaling.data.batches import window_batches
+  from scaling.data.errors import DataError
+  tokens = np.arange(1000, dtype=np.uint16)
+  seq_len, stride = 16, 3
+  batches = list(window_batches(tokens, seq_len, 4, stride, span=200))
+  starts = [int(b["inputs"][i, 0]) for b in batches for i in range(4)]
+  assert starts == list(range(0, 3 * len(starts), 3))  # every window, in order
+  assert starts[-1] + seq_len + 1 <= 200 < starts[-1] + seq_len + 1 + 4 * stride
+  for b in batches:
+    np.testing.assert_array_equal(b["targets"], b["inputs"] + 1)
+    assert b["inputs"].shape == (4, seq_len) and b["inputs"].dtype == np.int32
+  # two processes each take their half of every global batch
+  halves = [list(window_batches(tokens, seq_len, 4, stride, 200, process_index=p,
+                                process_count=2)) for p in range(2)]
+  for whole, a, b in zip(batches, *halves):
+    np.testing.assert_array_equal(whole["inputs"], np.concatenate([a["inputs"], b["inputs"]]))
+  with pytest.raises(DataError, match="eval.position_stride=64 gives 2 windows"):
+    window_batches(tokens, seq_len, 4, 64, span=100)
+
+
+def test_a_run_with_position_stride_scores_overlapping_windows(tmp_path):
+  from scaling.cli.eval import evaluate_run
+  c = small_config("nano", **{"train.steps": 4, "eval.every_steps": 4, "data.seq_len": 32,
+                              "eval.position_stride": 4})
+  s = train(c, str(tmp_path / "run"), progress=False)
+  assert s["position_stride"] == 4 and len(s["per_position_loss"]) == 32
+  # the curve averages its own windows, not the regular evaluation's sequences
+  assert np.mean(s["per_position_loss"]) == pytest.approx(s["per_position_val_loss"], rel=1e-6)
+  assert s["per_position_val_loss"] != pytest.approx(s["val_loss"], rel=1e-6)
+  # scaling-eval measures the same curve from the checkpoint, or the plain one with stride 0
+  again = evaluate_run(str(tmp_path / "run"), progress=False)
+  np.testing.assert_allclose(again["per_position_loss"], s["per_position_loss"], rtol=1e-5)
+  plain = evaluate_run(str(tmp_path / "run"), progress=False, stride=0)
+  assert np.mean(plain["per_position_loss"]) == pytest.approx(plain["val_loss"], rel=1e-6)
+  with pytest.raises(ValueError, match="--stride=33 must be from 0"):
+    evaluate_run(str(tmp_path / "run"), progress=False, stride=33)

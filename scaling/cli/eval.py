@@ -1,6 +1,7 @@
 """scaling-eval: evaluate a run's latest checkpoint on any source.
 
   scaling-eval --workdir runs/tiny --data text:OTHER.txt [--batches 8] [--split validation]
+               [--stride 8]
 
 Uses the run's own vocabulary (its workdir copy), the training loop's eval step
 and `evaluate()`, and writes into the workdir `eval_<name>.json` (the result)
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--batches", type=int, default=0,
                  help="evaluation batches (default: the run's eval.batches; fewer if short)")
   p.add_argument("--split", default="validation", choices=("validation", "train"))
+  p.add_argument("--stride", type=int, default=None,
+                 help="per-position loss over windows starting every STRIDE tokens (0: the "
+                      "evaluation batches; default: the run's eval.position_stride)")
   p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
   return p
 
@@ -47,9 +51,11 @@ def load_run_config(workdir: str):
 
 
 def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int = 0,
-                 split: str = "validation", progress: bool = True) -> dict:
+                 split: str = "validation", progress: bool = True,
+                 stride: int | None = None) -> dict:
   """Evaluates the latest checkpoint of `workdir` on `source`; writes and returns
-  the result."""
+  the result. `stride` > 0 measures the per-position loss over overlapping
+  windows (scaling.data.batches.window_batches)."""
   import jax  # pylint: disable=g-import-not-at-top
   from scaling import sharding as shardlib  # pylint: disable=g-import-not-at-top
   from scaling.data import datasets as datalib  # pylint: disable=g-import-not-at-top
@@ -78,9 +84,17 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
                       f"differs from the checkpoint's model (model.vocab_size="
                       f"{cfg.model.vocab_size}); restore the run's vocab.json/vocab.model")
     store = datalib.open_dataset(cfg.data, source=source, vocab=vocab, progress=progress)
+  procs = {"process_index": jax.process_index(), "process_count": jax.process_count()}
   sets = datalib.evaluation_batches(
       store, cfg, n_batches=batches or cfg.eval.batches, split=split, progress=progress,
-      process_index=jax.process_index(), process_count=jax.process_count())
+      **procs)
+  stride = cfg.eval.get("position_stride", 0) if stride is None else stride
+  if not 0 <= stride <= cfg.data.seq_len:
+    raise DataError(f"--stride={stride} must be from 0 to the run's data.seq_len="
+                    f"{cfg.data.seq_len}")
+  if stride:
+    cfg.eval.batches = batches or cfg.eval.batches  # the windows span what the evaluation reads
+    windows = datalib.position_batches(store, cfg, split=split, stride=stride, **procs)
 
   # Evaluate on whatever devices are here, which need not be the training ones:
   # every device on `data`, and XLA attention off GPUs.
@@ -93,6 +107,8 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   ckpt.close()
   eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
   out = evaluate(eval_step, state["params"], sets, mesh, store.tokens_per_byte(split))
+  positions = (evaluate(eval_step, state["params"], windows, mesh, 1.0) if stride
+               else out)
 
   batch_tokens = cfg.train.batch_size * cfg.data.seq_len
   result = {"name": name, "source": source, "split": split, "step": step,
@@ -100,13 +116,16 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
             "vocab": vocab.name if vocab else "synthetic",
             "batches": len(sets), "tokens": len(sets) * batch_tokens,
             "val_loss": out["val_loss"], "val_bpb": out["val_bpb"],
-            "per_position_loss": out["per_position_loss"],
+            "per_position_loss": positions["per_position_loss"],
+            "per_position_val_loss": positions["val_loss"], "position_stride": stride,
             "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S")}
   if jax.process_index() == 0:
     records.write_json(os.path.join(workdir, f"eval_{name}.json"), result)
     records.write_json(os.path.join(workdir, "per_position_loss.json"),
-                       {"per_position_loss": out["per_position_loss"],
-                        "val_loss": out["val_loss"], "source": source, "step": step})
+                       {"per_position_loss": positions["per_position_loss"],
+                        "val_loss": out["val_loss"],
+                        "per_position_val_loss": positions["val_loss"],
+                        "position_stride": stride, "source": source, "step": step})
   return result
 
 
@@ -120,7 +139,7 @@ def main(argv=None) -> None:
   logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only manager is read-only
   try:
     r = evaluate_run(args.workdir, args.data, name=args.name, batches=args.batches,
-                     split=args.split, progress=args.progress)
+                     split=args.split, progress=args.progress, stride=args.stride)
   except (DataError, MeshError, FileNotFoundError) as e:
     fail(str(e))
   print(f"step {r['step']}: {r['source']} ({r['split']}, {r['batches']} batches, "

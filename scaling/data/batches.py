@@ -98,3 +98,32 @@ def eval_batches(tokens: np.ndarray, seq_len: int, batch_size: int, n_batches: i
   rows = process_rows(batch_size, process_index, process_count)
   return [chunks.gather(order[i * batch_size:(i + 1) * batch_size][rows])
           for i in range(min(n_batches, available))]
+
+
+def window_batches(tokens: np.ndarray, seq_len: int, batch_size: int, stride: int,
+                   span: int, *, process_index: int = 0, process_count: int = 1,
+                   source: str = "the data", split: str = "validation"):
+  """Batches of overlapping windows for per-position loss: a window of
+  seq_len + 1 tokens starts every `stride` tokens of the split's first `span`
+  tokens. Each position T then scores nearly the same target tokens as every
+  other, so differences between positions measure context, not which tokens
+  happened to land there. Whole batches only; each batch holds this process's rows.
+  Raises DataError at once if there is not one batch; yields the batches lazily."""
+  span = min(span, len(tokens))
+  starts = np.arange(0, span - seq_len, stride)
+  n_batches = len(starts) // batch_size
+  if n_batches < 1:
+    raise DataError(
+        f"eval.position_stride={stride} gives {len(starts)} windows of {seq_len + 1} tokens in "
+        f"the {split} split of {source}, fewer than one batch of {batch_size}; use a smaller "
+        "eval.position_stride or more evaluation text")
+  rows = process_rows(batch_size, process_index, process_count)
+
+  def batches():  # built as they are read: windows overlap, so they outweigh the text
+    for i in range(n_batches):
+      batch = np.stack([np.asarray(tokens[s:s + seq_len + 1])
+                        for s in starts[i * batch_size:(i + 1) * batch_size][rows]])
+      batch = batch.astype(np.int32)
+      yield {"inputs": batch[:, :-1], "targets": batch[:, 1:]}
+
+  return batches()

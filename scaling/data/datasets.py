@@ -15,7 +15,7 @@ import re
 import shutil
 import sys
 
-from scaling.data.batches import Batches, eval_batches
+from scaling.data.batches import Batches, eval_batches, window_batches
 from scaling.data.errors import DataError
 from scaling.data.sources import SourceOptions, get_source, spec_error
 from scaling.data.store import Store, build_store
@@ -148,6 +148,22 @@ def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
           f"{cfg.train.batch_size}x{cfg.data.seq_len + 1} tokens; evaluating on those "
           f"instead of eval.batches={n_batches}", file=sys.stderr)
   return sets
+
+
+def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int = 1,
+                     split: str = "validation", stride: int | None = None) -> list:
+  """The per-position evaluation's batches: with eval.position_stride (or
+  `stride`) S > 0, windows starting every S tokens over as much of the split as
+  the regular evaluation reads (eval.batches x train.batch_size sequences);
+  with S = 0 (or synthetic data), the regular evaluation batches."""
+  stride = cfg.eval.get("position_stride", 0) if stride is None else stride
+  if not stride or isinstance(dataset, SyntheticData):
+    return evaluation_batches(dataset, cfg, n_batches=cfg.eval.batches, split=split,
+                              process_index=process_index, process_count=process_count)
+  span = cfg.eval.batches * cfg.train.batch_size * (cfg.data.seq_len + 1)
+  return window_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
+                        stride, span, process_index=process_index,
+                        process_count=process_count, source=dataset.source, split=split)
 
 
 def default_name(spec: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -162,8 +163,25 @@ def _summary(cfg, counts, state_step, train_loss, last_eval, best_val, wall, tps
       "val_loss": last_eval.get("val_loss"), "best_val_loss": best_val,
       "val_bpb": last_eval.get("val_bpb"),
       "per_position_loss": last_eval.get("per_position_loss"),
+      "per_position_val_loss": last_eval.get("per_position_val_loss",
+                                              last_eval.get("val_loss")),
+      "position_stride": cfg.eval.get("position_stride", 0),
       "wallclock_s": wall, "tokens_per_sec": tps,
   }
+
+
+def _finished_summary(workdir: str, resume_step, steps: int) -> dict | None:
+  """The summary of a run that already completed all `steps`, else None."""
+  path = os.path.join(workdir, "summary.json")
+  if resume_step != steps or not os.path.isfile(path):
+    return None
+  try:
+    with open(path) as f:
+      summary = json.load(f)
+  except (OSError, ValueError):
+    return None  # unreadable: evaluate again and rewrite it
+  return summary if (summary.get("status") == "completed"
+                     and summary.get("steps") == steps) else None
 
 
 def train(config, workdir: str, *, progress: bool = True) -> dict:
@@ -174,6 +192,16 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   os.makedirs(workdir, exist_ok=True)
   ckpt = Checkpointer(workdir, keep=cfg.checkpoint.keep)
   resume_step = ckpt.check_compatible(cfg)
+  done = _finished_summary(workdir, resume_step, cfg.train.steps)
+  if jax.process_count() > 1:  # every process follows process 0's summary.json
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    if not multihost_utils.broadcast_one_to_all(np.int32(done is not None)):
+      done = None
+    elif done is None:
+      done = {"status": "completed", "steps": cfg.train.steps}
+  if done is not None:  # nothing to do: keep the summary the run wrote when it finished
+    ckpt.close()
+    return done
 
   data_progress = progress and is_main
   vocab = datalib.run_vocab(cfg.data, workdir, progress=data_progress)
@@ -184,6 +212,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   eval_sets = datalib.evaluation_batches(store, cfg, n_batches=cfg.eval.batches,
                                         progress=data_progress, **procs)
   tokens_per_byte = store.tokens_per_byte("validation")
+  if cfg.eval.position_stride:  # a stride too coarse for the split fails now, not at the end
+    datalib.position_batches(store, cfg, **procs)
   extra_sets = datalib.extra_eval_sets(cfg, vocab, progress=data_progress, **procs)
   if is_main:
     datalib.save_run_vocab(workdir, vocab)
@@ -222,9 +252,14 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
   best_val = min((r["val_loss"] for r in eval_rows), default=float("inf"))
   last_eval = eval_rows[-1] if eval_rows else {}
 
-  def run_eval(step):
+  def run_eval(step, final=False):
     nonlocal best_val, last_eval
     last_eval = evaluate(eval_step, state["params"], eval_sets, mesh, tokens_per_byte)
+    if final and cfg.eval.position_stride:  # summary's per_position_loss: overlapping windows
+      windows = datalib.position_batches(store, cfg, **procs)
+      positions = evaluate(eval_step, state["params"], windows, mesh, tokens_per_byte)
+      last_eval["per_position_loss"] = positions["per_position_loss"]
+      last_eval["per_position_val_loss"] = positions["val_loss"]
     best_val = min(best_val, last_eval["val_loss"])
     row = {"step": step, "tokens": step * batch_tokens,
            "val_loss": last_eval["val_loss"], "val_bpb": last_eval["val_bpb"]}
@@ -284,7 +319,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
                       f"{cfg.train.nan_policy}); the last checkpoint is untouched")
           break
       if step % cfg.eval.every_steps == 0 or last:
-        run_eval(step)
+        run_eval(step, final=last)
       if step % cfg.checkpoint.every_steps == 0 or last or stop:
         ckpt.save(step, state, cfg, force=True)
       if stop and not last:
