@@ -87,6 +87,16 @@ def test_resume_with_a_different_model_is_refused_and_leaves_the_run_alone(finis
   assert open(os.path.join(workdir, "summary.json")).read() == summary_before
 
 
+def test_rerunning_a_finished_run_keeps_its_summary(finished_run, tmp_path):
+  c, workdir, summary = finished_run
+  again = str(tmp_path / "again")
+  shutil.copytree(workdir, again)
+  before = open(os.path.join(again, "summary.json")).read()
+  assert train(c, again, progress=False) == json.loads(before)
+  assert open(os.path.join(again, "summary.json")).read() == before  # not rewritten
+  assert summary["train_loss"] is not None and summary["per_position_loss"]
+
+
 def _wait_for_step(path, step, proc, timeout=300):
   deadline = time.time() + timeout
   while time.time() < deadline:
