@@ -76,6 +76,7 @@ def test_analyze_pairs_by_n_finds_where_the_lstm_falls_behind_and_draws(exp, tmp
     assert stop < p["falls_behind_at"] < 3 * stop
     assert p["flattens_at_lstm"] < p["flattens_at_transformer"]
     assert p["lstm_flattens_earlier"] and p["late_gain_lstm"] < p["late_gain_transformer"]
+  assert result["lstm_flattens_earlier"] == "2/2 pairs"
   fits = {r["name"]: r["fit"] for r in result["runs"]}
   if "error" not in fits["transformer-50000"]:                # scaling.laws present
     assert fits["transformer-50000"]["c"] == pytest.approx(0.5, rel=0.05)
