@@ -77,6 +77,11 @@ def test_skip_counts_skipped_steps_and_halts_after_max_skipped(tmp_path):
   rows = _rows(ok_dir)
   assert rows[6]["nonfinite"] == 1.0 and rows[6]["skipped_steps"] == 1
   assert rows[-1]["skipped_steps"] == 1 and np.isfinite(summary["val_loss"])
+  # the schedule follows applied updates: from the skipped step on, one step behind
+  schedule = optim.schedule(configlib.resolve(_cfg(), vocab_size=259, platform="cpu").train)
+  for r in rows:
+    applied = r["step"] - 1 - (r["step"] > 7)
+    assert r["lr"] == pytest.approx(float(schedule(applied)), rel=1e-6), r["step"]
 
   halt_dir = str(tmp_path / "too-many")
   with pytest.raises(Diverged):

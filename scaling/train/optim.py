@@ -25,6 +25,19 @@ def schedule(train_cfg) -> optax.Schedule:
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after], [warmup])
 
 
+def applied_updates(opt_state):
+  """How many updates the optimizer has applied: optax's step `count`.
+
+  It equals the train state's step except under train.nan_policy="skip",
+  where a skipped step leaves the optimizer state, count included, as it
+  was; the schedule follows this count.
+  """
+  for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]:
+    if path and getattr(path[-1], "name", None) == "count":
+      return leaf
+  raise ValueError("the optimizer state holds no step count")
+
+
 def _decay_mask(params):
   """Weight decay on matrices only, not on biases, norms or position tables."""
   return jax.tree.map(lambda p: p.ndim >= 2, params)

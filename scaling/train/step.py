@@ -17,6 +17,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scaling import sharding as shardlib
 from scaling.gns import estimator as gnslib
+from scaling.train import optim
 from scaling.train.loss import chunked_token_losses, token_losses
 from scaling.train.state import Setup
 
@@ -95,7 +96,9 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
           lambda new, old: jnp.where(finite, new, old), value, state[key])
                    for key, value in new_state.items()}
     metrics = {"loss": loss, "grad_norm": grad_norm,
-               "lr": jnp.asarray(lr_schedule(state["step"]), jnp.float32),
+               # the rate this step applied (behind the step after skipped steps)
+               "lr": jnp.asarray(lr_schedule(optim.applied_updates(state["opt_state"])),
+                                 jnp.float32),
                "nonfinite": (~finite).astype(jnp.float32), **gns_metrics}
     return new_state, metrics
 
