@@ -6,7 +6,7 @@ both architectures and the per-position loss of matched-N pairs on log-x
 axes, and reports where each LSTM falls behind its Transformer and where each
 curve flattens.
 
-Variants: `tiny` (the 2-core CPU, the embedded corpus, a few minutes in all),
+Variants: `tiny` (the 2-core CPU, the embedded corpus, about 8 minutes in all),
 `cpu` (one matched-N pair, trained 5x longer on a 2x longer context) and
 `full` (n_ctx 1024 as in the paper, for a GPU or TPU; point data.source at a
 large corpus).
