@@ -92,9 +92,9 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   if not 0 <= stride <= cfg.data.seq_len:
     raise DataError(f"--stride={stride} must be from 0 to the run's data.seq_len="
                     f"{cfg.data.seq_len}")
-  if stride:
-    cfg.eval.batches = batches or cfg.eval.batches  # the windows span what the evaluation reads
-    windows = datalib.position_batches(store, cfg, split=split, stride=stride, **procs)
+  if stride:  # the windows span the text the evaluation reads
+    windows = datalib.position_batches(store, cfg, split=split, stride=stride,
+                                       n_batches=batches, **procs)
 
   # Evaluate on whatever devices are here, which need not be the training ones:
   # every device on `data`, and XLA attention off GPUs.
@@ -106,9 +106,10 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   state = ckpt.restore(step, setup.abstract_state)
   ckpt.close()
   eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
-  out = evaluate(eval_step, state["params"], sets, mesh, store.tokens_per_byte(split))
-  positions = (evaluate(eval_step, state["params"], windows, mesh, 1.0) if stride
-               else out)
+  tokens_per_byte = store.tokens_per_byte(split)
+  out = evaluate(eval_step, state["params"], sets, mesh, tokens_per_byte)
+  positions = (evaluate(eval_step, state["params"], windows, mesh, tokens_per_byte)
+               if stride else out)
 
   batch_tokens = cfg.train.batch_size * cfg.data.seq_len
   result = {"name": name, "source": source, "split": split, "step": step,

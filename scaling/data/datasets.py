@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 
 from scaling.data.batches import Batches, eval_batches, window_batches
 from scaling.data.errors import DataError
@@ -151,16 +152,19 @@ def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
 
 
 def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int = 1,
-                     split: str = "validation", stride: int | None = None) -> list:
+                     split: str = "validation", stride: int | None = None,
+                     n_batches: int = 0) -> Iterable[dict]:
   """The per-position evaluation's batches: with eval.position_stride (or
   `stride`) S > 0, windows starting every S tokens over as much of the split as
-  the regular evaluation reads (eval.batches x train.batch_size sequences);
-  with S = 0 (or synthetic data), the regular evaluation batches."""
+  the regular evaluation reads (`n_batches`, default eval.batches, x
+  train.batch_size sequences); with S = 0 (or synthetic data), the regular
+  evaluation batches."""
   stride = cfg.eval.get("position_stride", 0) if stride is None else stride
+  n_batches = n_batches or cfg.eval.batches
   if not stride or isinstance(dataset, SyntheticData):
-    return evaluation_batches(dataset, cfg, n_batches=cfg.eval.batches, split=split,
+    return evaluation_batches(dataset, cfg, n_batches=n_batches, split=split,
                               process_index=process_index, process_count=process_count)
-  span = cfg.eval.batches * cfg.train.batch_size * (cfg.data.seq_len + 1)
+  span = n_batches * cfg.train.batch_size * (cfg.data.seq_len + 1)
   return window_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
                         stride, span, process_index=process_index,
                         process_count=process_count, source=dataset.source, split=split)
