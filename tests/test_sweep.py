@@ -125,3 +125,18 @@ def test_killed_sweep_resumes_and_records_each_member_once(experiment_file, tmp_
   rows = _results(sweep_dir)
   assert sorted(r["name"] for r in rows) == ["m0", "m1"]
   assert all(r["steps"] == 400 for r in rows)
+
+
+def test_dry_run_counts_compute_as_a_run_does_for_shared_layers(tmp_path):
+  # A Universal Transformer applies its one block n_layer times and its final
+  # LayerNorm once: C/D = 6·(n_layer·block + final LN), as the run's summary says.
+  from scaling.cli.sweep import describe  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "ut.py"
+  path.write_text(EXPERIMENT.replace(
+      'configlib.apply_size(c, "nano")',
+      'configlib.apply_size(c, "micro"); c.model.share_layers = True'))
+  experiment = load_experiment(str(path))
+  d = describe(experiment, experiment.members()[0])
+  final_ln = 2 * 64  # scale and bias of d_model = 64
+  block = d["N"] - final_ln
+  assert d["C"] / d["D"] == 6 * (2 * block + final_ln)  # micro: n_layer = 2

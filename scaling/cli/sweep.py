@@ -38,18 +38,17 @@ def describe(experiment, member) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from flax import nnx  # pylint: disable=g-import-not-at-top
   from scaling import accounting, config as configlib  # pylint: disable=g-import-not-at-top
-  from scaling.data.vocab import get_vocab  # pylint: disable=g-import-not-at-top
+  from scaling.data.datasets import model_vocab_size  # pylint: disable=g-import-not-at-top
   from scaling.models import build_model  # pylint: disable=g-import-not-at-top
   cfg = experiment.member_config(member)
-  cfg = configlib.resolve(cfg, vocab_size=get_vocab(cfg.data.vocab).vocab_size,
+  cfg = configlib.resolve(cfg, vocab_size=model_vocab_size(cfg),
                           platform=jax.default_backend())
   model = nnx.eval_shape(lambda: build_model(cfg.model, 0))
-  counts = accounting.count_params(nnx.to_pure_dict(nnx.split(model)[1]))
-  n = counts["nonembedding"]
-  n_applied = n * (cfg.model.n_layer if cfg.model.get("share_layers") else 1)
+  params = nnx.to_pure_dict(nnx.split(model)[1])
+  n = accounting.count_params(params)["nonembedding"]
+  flops = accounting.model_flops(cfg.model, params)  # the one count a run records too
   tokens = cfg.train.steps * cfg.train.batch_size * cfg.data.seq_len
-  return {"name": member.name, "N": n, "D": tokens,
-          "C": accounting.train_flops_per_token(n_applied) * tokens}
+  return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}
 
 
 def main(argv=None) -> int:
