@@ -2,6 +2,7 @@
 deterministic, the same ids through seqio and through sentencepiece), spm:PATH,
 and the bad vocab inputs."""
 
+import json
 import os
 import shutil
 
@@ -84,3 +85,26 @@ def test_bad_vocabularies(book, tmp_path):
     get_vocab("spm:60000", source=get_source(f"text:{book}"), cache_dir=str(tmp_path))
   with pytest.raises(DataError, match=r"characters of .* need \(\d+\); use spm:\d+ or more"):
     get_vocab("spm:262", source=get_source(f"text:{book}"), cache_dir=str(tmp_path))
+
+
+def test_spm_of_a_data_limited_run_sees_only_the_text_its_d_tokens_cover(tmp_path):
+  # A word that appears only after the first D bytes of the training split: a
+  # model trained on the whole split learns it as a piece, one trained on what
+  # a run with data.max_train_tokens=D sees cannot.
+  late = "\n\n".join(f"quetzalcoatl {i} zyzzogeton quetzalcoatl zyzzogeton."
+                     for i in range(2000))
+  path = write(tmp_path / "limited.txt", book_text(40_000) + "\n\n" + late)
+  source = get_source(f"text:{path}")
+  d = 30_000
+  whole = get_vocab(f"spm:{SIZE}", source=source, cache_dir=str(tmp_path / "c"))
+  seen = get_vocab(f"spm:{SIZE}", source=source, cache_dir=str(tmp_path / "c"),
+                   max_train_tokens=d)
+  assert seen.path != whole.path  # cached apart: the model depends on D
+  pieces = lambda v: {v._sp.id_to_piece(i) for i in range(v.vocab_size)}  # pylint: disable=protected-access
+  assert "\u2581zyzzogeton" in pieces(whole)
+  assert not any("zyzz" in p for p in pieces(seen))
+  # Whatever the model, the text it trained on lies inside the run's first D tokens.
+  info = json.load(open(seen.path + ".json"))
+  assert info["max_train_bytes"] == d and 0 < info["train_chars"] <= d
+  covered = sum(len(seen.encode(doc)) + 1 for doc in spm_train._seen_text(source, d))  # pylint: disable=protected-access
+  assert covered <= d

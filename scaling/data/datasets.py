@@ -49,8 +49,9 @@ def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: b
     return SyntheticData(vocab_size or SYNTHETIC_VOCAB_SIZE)
   text_source = get_source(spec, SourceOptions.from_config(data_cfg))
   if vocab is None:
+    seen = data_cfg.get("max_train_tokens", 0) if spec == data_cfg.source else 0
     vocab = get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
-                      progress=progress)
+                      progress=progress, max_train_tokens=seen)
   return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
 
 
@@ -80,7 +81,7 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
     return vocab
   text_source = get_source(data_cfg.source, SourceOptions.from_config(data_cfg))
   return get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
-                   progress=progress)
+                   progress=progress, max_train_tokens=data_cfg.get("max_train_tokens", 0))
 
 
 def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
@@ -131,17 +132,25 @@ def train_batches(dataset, cfg) -> Batches:
                  source=dataset.source)
 
 
+def _split_tokens(dataset, split: str, max_tokens: int):
+  """A split's tokens, or the first `max_tokens` of them (the D a run trains on)."""
+  if split not in dataset.manifest["splits"]:
+    raise DataError(f"split {split!r} is unknown; use train or validation")
+  tokens = dataset.tokens(split)
+  return tokens[:max_tokens] if max_tokens else tokens
+
+
 def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
                        process_count: int = 1, split: str = "validation",
-                       clip: bool = True, progress: bool = False) -> list:
-  """The fixed evaluation batches of a split; with `clip`, fewer than
-  `n_batches` where the split is short (said on stderr with `progress`)."""
+                       clip: bool = True, progress: bool = False,
+                       max_tokens: int = 0) -> list:
+  """The fixed evaluation batches of a split (of its first `max_tokens` tokens
+  if > 0); with `clip`, fewer than `n_batches` where it is short (said on
+  stderr with `progress`)."""
   if isinstance(dataset, SyntheticData):
     return dataset.eval_batches(cfg.data.seq_len, cfg.train.batch_size, n_batches,
                                 process_index, process_count)
-  if split not in dataset.manifest["splits"]:
-    raise DataError(f"split {split!r} is unknown; use train or validation")
-  sets = eval_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
+  sets = eval_batches(_split_tokens(dataset, split, max_tokens), cfg.data.seq_len, cfg.train.batch_size,
                       n_batches, process_index=process_index, process_count=process_count,
                       clip=clip, source=dataset.source, split=split)
   if progress and len(sets) < n_batches:
@@ -153,7 +162,7 @@ def evaluation_batches(dataset, cfg, *, n_batches: int, process_index: int = 0,
 
 def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int = 1,
                      split: str = "validation", stride: int | None = None,
-                     n_batches: int = 0) -> Iterable[dict]:
+                     n_batches: int = 0, max_tokens: int = 0) -> Iterable[dict]:
   """The per-position evaluation's batches: with eval.position_stride (or
   `stride`) S > 0, windows starting every S tokens over as much of the split as
   the regular evaluation reads (`n_batches`, default eval.batches, x
@@ -163,9 +172,10 @@ def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int
   n_batches = n_batches or cfg.eval.batches
   if not stride or isinstance(dataset, SyntheticData):
     return evaluation_batches(dataset, cfg, n_batches=n_batches, split=split,
-                              process_index=process_index, process_count=process_count)
+                              process_index=process_index, process_count=process_count,
+                              max_tokens=max_tokens)
   span = n_batches * cfg.train.batch_size * (cfg.data.seq_len + 1)
-  return window_batches(dataset.tokens(split), cfg.data.seq_len, cfg.train.batch_size,
+  return window_batches(_split_tokens(dataset, split, max_tokens), cfg.data.seq_len, cfg.train.batch_size,
                         stride, span, process_index=process_index,
                         process_count=process_count, source=dataset.source, split=split)
 

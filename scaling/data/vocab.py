@@ -121,8 +121,9 @@ def vocab_size_of(spec: str) -> int:
 
 
 def get_vocab(spec: str, *, source=None, cache_dir: str | None = None,
-              progress: bool = False):
-  """The vocabulary of `spec`; spm:SIZE trains on (or reuses the model of) `source`."""
+              progress: bool = False, max_train_tokens: int = 0):
+  """The vocabulary of `spec`; spm:SIZE trains on (or reuses the model of)
+  `source`, only on the text its first `max_train_tokens` tokens cover if > 0."""
   error = spec_error(spec)
   if error:
     raise DataError(error)
@@ -134,4 +135,5 @@ def get_vocab(spec: str, *, source=None, cache_dir: str | None = None,
   if source is None:
     raise DataError(f"data.vocab={spec} is trained on a source; none was given")
   from scaling.data import spm_train  # pylint: disable=g-import-not-at-top
-  return SpmVocab(spm_train.trained_model(source, size, cache_dir, progress=progress), spec)
+  return SpmVocab(spm_train.trained_model(source, size, cache_dir, progress=progress,
+                                          max_bytes=max_train_tokens), spec)
