@@ -108,7 +108,9 @@ print(sorted(m for m in ("tensorflow", "seqio", "tensorflow_datasets", "tensorfl
 def test_dataset_size_d_and_exact_resume_across_an_epoch_boundary(texts, book_store, tmp_path):
   # nano: 16 sequences of 65 tokens a step; D = 3000 tokens is 46 sequences, so an
   # epoch ends every 2.875 steps.
-  data = {"data.source": f"text:{texts[0]}", "data.vocab": SPM}
+  # The book's model given by path: spm:SIZE would train on only the D tokens' text.
+  model = get_vocab(SPM, source=get_source(f"text:{texts[0]}")).path
+  data = {"data.source": f"text:{texts[0]}", "data.vocab": f"spm:{model}"}
   c = small_config("nano", **data, **{"train.steps": 8, "data.max_train_tokens": 3000,
                               "checkpoint.every_steps": 2, "checkpoint.keep": 5,
                               "eval.every_steps": 4, "train.log_every": 1})
@@ -125,6 +127,11 @@ def test_dataset_size_d_and_exact_resume_across_an_epoch_boundary(texts, book_st
   losses = lambda d: [(r["step"], r["loss"]) for r in
                       records.read_jsonl(os.path.join(d, "metrics.jsonl"))]
   assert losses(resumed) == losses(full)
+  # Evaluating on the train split reads only the D tokens the run trained on:
+  # 46 sequences are 2 batches of 16, whatever --batches asks for.
+  from scaling.cli.eval import evaluate_run  # pylint: disable=g-import-not-at-top
+  seen = evaluate_run(full, split="train", batches=50, progress=False, stride=0)
+  assert seen["batches"] == 2
   other = small_config("nano", **data, **{"train.steps": 8, "data.max_train_tokens": 4000})
   with pytest.raises(ResumeError, match="data.max_train_tokens=4000"):
     train(other, full, progress=False)

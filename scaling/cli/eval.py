@@ -85,16 +85,19 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
                       f"{cfg.model.vocab_size}); restore the run's vocab.json/vocab.model")
     store = datalib.open_dataset(cfg.data, source=source, vocab=vocab, progress=progress)
   procs = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+  # The run's own train split: only the first D tokens it trained on (data.max_train_tokens).
+  seen = cfg.data.get("max_train_tokens", 0) if (
+      split == "train" and source == cfg.data.source) else 0
   sets = datalib.evaluation_batches(
       store, cfg, n_batches=batches or cfg.eval.batches, split=split, progress=progress,
-      **procs)
+      max_tokens=seen, **procs)
   stride = cfg.eval.get("position_stride", 0) if stride is None else stride
   if not 0 <= stride <= cfg.data.seq_len:
     raise DataError(f"--stride={stride} must be from 0 to the run's data.seq_len="
                     f"{cfg.data.seq_len}")
   if stride:  # the windows span the text the evaluation reads
     windows = datalib.position_batches(store, cfg, split=split, stride=stride,
-                                       n_batches=batches, **procs)
+                                       n_batches=batches, max_tokens=seen, **procs)
 
   # Evaluate on whatever devices are here, which need not be the training ones:
   # every device on `data`, and XLA attention off GPUs.
