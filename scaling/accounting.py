@@ -88,20 +88,7 @@ def applied_nonembedding(params, share_layers: bool, n_layer: int) -> int:
 
 
 def model_flops(model_cfg, params) -> dict:
-  """N per application, training and forward FLOPs per token, formula N.
-
-  Dispatches on model.kind: the Transformer's C_forward = 2N + 2·n_layer·n_ctx·d_attn
-  (N counting every application of a shared block), the LSTM's 2N; training
-  FLOPs are 6N (C = 6·N per token) for both.
-  """
-  m = model_cfg
-  if m.kind == "lstm":
-    n = count_params(params)["nonembedding"]
-    return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
-            "c_forward_per_token": lstm_c_forward_per_token(n),
-            "n_params_formula": lstm_n_formula(m.n_layer, m.d_model)}
-  n = applied_nonembedding(params, m.share_layers, m.n_layer)
-  return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
-          "c_forward_per_token": c_forward_per_token(n, m.n_layer, m.n_ctx, m.d_attn),
-          "n_params_formula": n_formula(1 if m.share_layers else m.n_layer, m.d_model,
-                                        m.d_attn, m.d_ff)}
+  """N per application, training and forward FLOPs per token, formula N, as
+  the model's family counts them (scaling.models.family)."""
+  from scaling.models.family import family  # pylint: disable=g-import-not-at-top
+  return family(model_cfg).flops(model_cfg, params)

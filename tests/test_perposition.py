@@ -9,7 +9,7 @@ from flax import nnx
 from conftest import small_config
 from scaling import accounting
 from scaling import config as configlib
-from scaling import perposition as pp
+from scaling.laws import perposition as pp
 from scaling import sharding as shardlib
 from scaling.models import build_model
 from scaling.train import optim

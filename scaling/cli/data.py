@@ -15,12 +15,8 @@ import argparse
 import os
 import sys
 
+from scaling.cli import fail
 from scaling.data.sources import TEXT_DOCUMENTS
-
-
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, source_required: bool) -> None:

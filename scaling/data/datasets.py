@@ -9,7 +9,6 @@ evaluation uses that copy, so all of them see the same ids.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,9 +21,10 @@ from scaling.data.sources import SourceOptions, get_source, spec_error
 from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
 from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
+from scaling.results import run as run_files
+from scaling.results.run import RunDir
 
-RUN_VOCAB_JSON = "vocab.json"
-RUN_VOCAB_MODEL = "vocab.model"
+RUN_VOCAB_JSON, RUN_VOCAB_MODEL = run_files.VOCAB_JSON, run_files.VOCAB_MODEL
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -55,20 +55,12 @@ def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: b
   return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
 
 
-def _read_json(path: str) -> dict | None:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
-
-
 def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
   """The run's vocabulary: the workdir's copy if the run has one for this
   data.vocab, else data.vocab itself (trained or reused for spm:SIZE)."""
   if data_cfg.source == "synthetic":
     return None
-  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  saved = RunDir(workdir).vocab_info()
   if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
     vocab = _saved_spm(workdir, saved)
     if not saved["spec"].partition(":")[2].isdigit():  # spm:PATH: must still match
@@ -85,7 +77,7 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
 
 
 def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
-  vocab = SpmVocab(os.path.join(workdir, saved["file"]), spec=saved["spec"])
+  vocab = SpmVocab(RunDir(workdir).file(saved["file"]), spec=saved["spec"])
   if vocab.sha256 != saved.get("sha256"):
     raise DataError(f"{vocab.path} is not the vocabulary this run was trained with "
                     f"(its sha256 differs from {RUN_VOCAB_JSON}'s); restore it or use a "
@@ -100,20 +92,19 @@ def save_run_vocab(workdir: str, vocab) -> None:
   info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
           "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
   if vocab.path:
-    target = os.path.join(workdir, RUN_VOCAB_MODEL)
+    target = RunDir(workdir).file(RUN_VOCAB_MODEL)
     if os.path.abspath(vocab.path) != os.path.abspath(target):
       tmp = target + ".tmp"
       shutil.copyfile(vocab.path, tmp)
       os.replace(tmp, target)
     info["file"] = RUN_VOCAB_MODEL
-  if _read_json(os.path.join(workdir, RUN_VOCAB_JSON)) != info:
-    from scaling.train.records import write_json  # pylint: disable=g-import-not-at-top
-    write_json(os.path.join(workdir, RUN_VOCAB_JSON), info)
+  if RunDir(workdir).vocab_info() != info:
+    RunDir(workdir).write_vocab_info(info)
 
 
 def load_run_vocab(workdir: str, data_cfg):
   """The vocabulary a run in `workdir` was trained with (for evaluation)."""
-  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  saved = RunDir(workdir).vocab_info()
   if saved is None:
     if data_cfg.vocab == "byte":
       return ByteVocab()
@@ -221,12 +212,22 @@ def parse_eval_datasets(value) -> list[tuple[str, str]]:
   return out
 
 
+def eval_sets_of(eval_cfg) -> list[tuple[str, str]]:
+  """The extra evaluation sets, [(name, source)], of `eval.datasets` (the
+  "[NAME=]SOURCE;..." string) and `eval.sets` (NAME = SOURCE, nested)."""
+  nested = [f"{name}={spec}" for name, spec in (eval_cfg.get("sets") or {}).items()]
+  value = eval_cfg.datasets
+  entries = ([value] if isinstance(value, str) else list(value or ())) + nested
+  return parse_eval_datasets(";".join(e for e in entries if e.strip()))
+
+
 def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 1,
                     progress: bool = True) -> dict:
-  """{name: (batches, tokens_per_byte)} of each `eval.datasets` source, in the
-  run's vocabulary, from its validation split (fewer batches if it is short)."""
+  """{name: (batches, tokens_per_byte)} of each extra evaluation set
+  (eval_sets_of), in the run's vocabulary, from its validation split (fewer
+  batches if it is short)."""
   out = {}
-  for name, spec in parse_eval_datasets(cfg.eval.get("datasets", "")):
+  for name, spec in eval_sets_of(cfg.eval):
     store = open_dataset(cfg.data, source=spec, vocab=vocab, progress=progress)
     sets = evaluation_batches(store, cfg, n_batches=cfg.eval.batches, progress=progress,
                               process_index=process_index, process_count=process_count)

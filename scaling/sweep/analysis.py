@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 
+from scaling.results import SweepDir
+from scaling.results import io as results_io
+from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
 
 # (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
@@ -34,25 +38,19 @@ def size_members(sizes) -> list[dict]:
                                             SIZES[s][:3]))} for s in sizes]
 
 
-def read_jsonl(path: str) -> list[dict]:
-  from scaling.train.records import read_jsonl as read  # pylint: disable=g-import-not-at-top
-  return read(path)
-
-
 def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
   """The run's evaluations after step 0: step, tokens, val_loss, ..."""
-  rows = read_jsonl(os.path.join(sweep_dir, run["name"], "eval.jsonl"))
+  rows = SweepDir(sweep_dir).member(run["name"]).evals()
   return [r for r in rows if r["step"] > 0]
 
 
 def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-  os.replace(tmp, path)
+  text = io.StringIO(newline="")
+  writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+  writer.writeheader()
+  writer.writerows(rows)
+  results_io.write_text(path, text.getvalue())
   return path
 
 

@@ -96,15 +96,22 @@ class Experiment:
     return fn(sweep_dir, self.arg) if fn else None
 
 
-def load_experiment(spec: str) -> Experiment:
-  path, _, arg = spec.partition(":")
+def load_module(path: str, what: str = "experiment") -> ModuleType:
+  """Imports a Python file (an experiment or a config file) as a module."""
   if not os.path.isfile(path):
-    raise ExperimentError(f"experiment file {path!r} does not exist")
-  name = "_scaling_experiment_" + re.sub(r"\W", "_", os.path.abspath(path))
+    error = FileNotFoundError if what == "config" else ExperimentError
+    raise error(f"{what} file {path!r} does not exist")
+  name = f"_scaling_{what}_" + re.sub(r"\W", "_", os.path.abspath(path))
   module_spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(module_spec)
   sys.modules[name] = module
   module_spec.loader.exec_module(module)
+  return module
+
+
+def load_experiment(spec: str) -> Experiment:
+  path, _, arg = spec.partition(":")
+  module = load_module(path)
   for fn in ("get_config", "sweep"):
     if not callable(getattr(module, fn, None)):
       raise ExperimentError(f"{path} defines no {fn}(arg); an experiment needs "
