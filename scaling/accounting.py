@@ -10,10 +10,10 @@ import math
 
 import jax
 
+from scaling.laws.constants import PF_DAY  # pylint: disable=unused-import
+
 # Top-level parameter collections that are embeddings in the paper's sense.
 EMBEDDING_KEYS = frozenset({"embed", "pos_embed", "unembed"})
-
-PF_DAY = 8.64e19  # FLOP in one petaflop/s-day
 
 
 def _top_key(path) -> str:

@@ -230,7 +230,8 @@ class RunConfig:
 
 def kaplan_lr(n: float) -> float:
   """LR(N) ≈ 0.003239 − 0.0001395·ln(N) (Kaplan et al. Appendix D.6)."""
-  return 0.003239 - 0.0001395 * math.log(n)
+  from scaling.laws.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
+  return LR_A + LR_B * math.log(n)
 
 
 def learning_rate(c: ml_collections.ConfigDict) -> float:
@@ -262,6 +263,6 @@ def _merged(defaults: dict, saved: dict) -> dict:
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
   """Loads 'path/to/config.py[:ARGS]' by calling its get_config(ARGS)."""
-  from scaling.sweep.experiment import load_module  # pylint: disable=g-import-not-at-top
+  from scaling import pyfile  # pylint: disable=g-import-not-at-top
   path, _, arg = spec.partition(":")
-  return load_module(path, "config").get_config(arg or None)
+  return pyfile.load(path, "config").get_config(arg or None)

@@ -10,13 +10,12 @@ and is addressed as `experiments/X.py[:ARG]`, as run configs are.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 import re
-import sys
 from types import ModuleType
 
 import ml_collections
+
+from scaling import pyfile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
 
@@ -96,22 +95,12 @@ class Experiment:
     return fn(sweep_dir, self.arg) if fn else None
 
 
-def load_module(path: str, what: str = "experiment") -> ModuleType:
-  """Imports a Python file (an experiment or a config file) as a module."""
-  if not os.path.isfile(path):
-    error = FileNotFoundError if what == "config" else ExperimentError
-    raise error(f"{what} file {path!r} does not exist")
-  name = f"_scaling_{what}_" + re.sub(r"\W", "_", os.path.abspath(path))
-  module_spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  sys.modules[name] = module
-  module_spec.loader.exec_module(module)
-  return module
-
-
 def load_experiment(spec: str) -> Experiment:
   path, _, arg = spec.partition(":")
-  module = load_module(path)
+  try:
+    module = pyfile.load(path, "experiment")
+  except FileNotFoundError as e:
+    raise ExperimentError(str(e)) from None
   for fn in ("get_config", "sweep"):
     if not callable(getattr(module, fn, None)):
       raise ExperimentError(f"{path} defines no {fn}(arg); an experiment needs "
