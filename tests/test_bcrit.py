@@ -58,17 +58,25 @@ def true_curve(batch_size, steps):
 
 
 def write_scan(root, *, noise=0.0, seed=0, every=1, gns=True, batch_sizes=BATCH_SIZES,
-               curve=true_curve):
-  """One run directory per batch size, rows every `every` steps plus the last."""
+               curve=true_curve, warmup=0):
+  """One run directory per batch size, rows every `every` steps plus the last.
+
+  warmup: the first `warmup` steps fall linearly from L_START to the curve, at the
+  same pace for every batch size, as under a learning-rate warmup.
+  """
   rng = np.random.default_rng(seed)
   for b in batch_sizes:
     total = SCAN.member_steps("tiny", b)
     steps = np.unique(np.r_[np.arange(every, total + 1, every), total])
-    loss = curve(b, steps) + noise * rng.normal(size=len(steps))
+    loss = curve(b, steps)
+    if warmup:
+      end = curve(b, np.array([warmup]))[0]
+      loss = np.where(steps < warmup, L_START + (end - L_START) * steps / warmup, loss)
+    loss = loss + noise * rng.normal(size=len(steps))
     run = os.path.join(root, f"b{b}")
     os.makedirs(run)
     records.write_json(os.path.join(run, "config.json"), {
-        "train": {"batch_size": b}, "data": {"seq_len": SEQ_LEN}, "model": {"n_ctx": SEQ_LEN}})
+        "train": {"batch_size": b, "warmup_steps": warmup}, "data": {"seq_len": SEQ_LEN}, "model": {"n_ctx": SEQ_LEN}})
     with open(os.path.join(run, "metrics.jsonl"), "w") as f:
       for s, l in zip(steps, loss):
         row = {"step": int(s), "loss": float(l)}
@@ -122,6 +130,16 @@ def test_noisier_scan_is_unbiased_and_alpha_b_holds(tmp_path):
 
 def test_default_targets_are_recovered_too(tmp_path):
   fit = fit_bcrit_from_runs(write_scan(tmp_path, noise=0.02))
+  _check_recovery(fit, [l["loss"] for l in fit["levels"]])
+
+
+def test_default_targets_start_after_the_warmup(tmp_path):
+  """Losses passed during warmup are reached at the same step by every batch size."""
+  warmup = 30
+  fit = fit_bcrit_from_runs(write_scan(tmp_path, noise=0.02, warmup=warmup))
+  end_of_warmup = min(true_curve(b, np.array([warmup]))[0] for b in BATCH_SIZES)
+  assert all(l["loss"] < end_of_warmup for l in fit["levels"]), (
+      [l["loss"] for l in fit["levels"]], end_of_warmup)
   _check_recovery(fit, [l["loss"] for l in fit["levels"]])
 
 

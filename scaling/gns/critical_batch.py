@@ -73,6 +73,7 @@ def load_run(run_dir: str, smooth_width: float = SMOOTH_WIDTH) -> dict:
   return {
       "dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)),
       "batch_size": int(config["train"]["batch_size"]), "seq_len": int(seq_len),
+      "warmup_steps": int(config["train"].get("warmup_steps") or 0),
       "batch_tokens": int(config["train"]["batch_size"]) * int(seq_len),
       "steps": steps, "log_step_grid": grid, "loss": curve,
       "noise_steps": np.array([s for s, _ in noise], np.float64),
@@ -124,12 +125,18 @@ def fit_bcrit_law(losses, b_crit) -> dict:
 # ---------------------------------------------------------------- the analysis
 
 def default_targets(runs: list[dict], n: int) -> list[float]:
-  """n losses between the lowest loss every run reached and halfway up to the start."""
+  """n losses between the lowest loss every run reached and halfway up to the start.
+
+  The start is each run's smoothed loss where its learning-rate warmup ends: during
+  warmup the schedule, not the batch size, sets the progress per step, so every run
+  needs the same steps and B_crit there would measure the warmup (fits to ~0).
+  """
   floor = max(float(r["loss"][-1]) for r in runs)
-  start = min(float(r["loss"][0]) for r in runs)
+  start = min(float(np.interp(math.log(max(r["warmup_steps"], 1)), r["log_step_grid"],
+                              r["loss"])) for r in runs)
   if not start > floor:
-    raise BcritError("the runs' smoothed losses never fall below their starting values; "
-                     "train longer or give --target-losses")
+    raise BcritError("the runs' smoothed losses never fall below their values at the end "
+                     "of warmup; train longer or give --target-losses")
   return [floor + f * (start - floor) for f in np.linspace(0.5, 0.02, n)]
 
 
