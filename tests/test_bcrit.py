@@ -58,11 +58,14 @@ def true_curve(batch_size, steps):
 
 
 def write_scan(root, *, noise=0.0, seed=0, every=1, gns=True, batch_sizes=BATCH_SIZES,
-               curve=true_curve, warmup=0):
+               curve=true_curve, warmup=0, raw_gns=False):
   """One run directory per batch size, rows every `every` steps plus the last.
 
   warmup: the first `warmup` steps fall linearly from L_START to the curve, at the
   same pace for every batch size, as under a learning-rate warmup.
+  gns: log B_noise = B_crit/2 at each row's loss; raw_gns: log, as the train step
+  does, the raw per-step estimates with B_noise = B_crit/2 at the noise-free loss
+  and `gns_b_simple_tokens` as the ratio of their bias-corrected moving averages.
   """
   rng = np.random.default_rng(seed)
   for b in batch_sizes:
@@ -78,12 +81,22 @@ def write_scan(root, *, noise=0.0, seed=0, every=1, gns=True, batch_sizes=BATCH_
     records.write_json(os.path.join(run, "config.json"), {
         "train": {"batch_size": b, "warmup_steps": warmup}, "data": {"seq_len": SEQ_LEN}, "model": {"n_ctx": SEQ_LEN}})
     with open(os.path.join(run, "metrics.jsonl"), "w") as f:
-      for s, l in zip(steps, loss):
-        row = {"step": int(s), "loss": float(l)}
-        if gns:
-          row["gns_b_simple_tokens"] = float(0.5 * true_b_crit(l))
+      for row in _rows(steps, loss, curve(b, steps), gns, raw_gns):
         f.write(json.dumps(row) + "\n")
   return str(root)
+
+
+def _rows(steps, loss, clean, gns, raw_gns, ema=0.95):
+  g2 = trace = 0.0
+  for i, (s, l, c) in enumerate(zip(steps, loss, clean)):
+    row = {"step": int(s), "loss": float(l)}
+    if raw_gns:
+      row["gns_g2_raw"], row["gns_trace_sigma_raw"] = 1.0, float(0.5 * true_b_crit(c)) / SEQ_LEN
+      g2, trace = ema * g2 + (1 - ema), ema * trace + (1 - ema) * row["gns_trace_sigma_raw"]
+      row["gns_b_simple_tokens"] = SEQ_LEN * trace / g2  # the bias corrections cancel
+    elif gns:
+      row["gns_b_simple_tokens"] = float(0.5 * true_b_crit(l))
+    yield row
 
 
 def _check_recovery(fit, levels):
@@ -141,6 +154,16 @@ def test_default_targets_start_after_the_warmup(tmp_path):
   assert all(l["loss"] < end_of_warmup for l in fit["levels"]), (
       [l["loss"] for l in fit["levels"]], end_of_warmup)
   _check_recovery(fit, [l["loss"] for l in fit["levels"]])
+
+
+def test_b_noise_is_read_without_the_moving_average_lag(tmp_path):
+  """The logged B_noise lags ~19 steps: ~20% low at the early levels of the fast runs."""
+  fit = fit_bcrit_from_runs(write_scan(tmp_path, gns=False, raw_gns=True), LEVELS)
+  for level in fit["levels"]:
+    for run in level["runs"]:
+      truth = 0.5 * true_b_crit(true_curve(run["batch_size"], np.array([run["steps"]]))[0])
+      assert run["b_noise_tokens"] == pytest.approx(truth, rel=0.03), (level["loss"], run)
+    assert level["b_noise_tokens"] == pytest.approx(0.5 * true_b_crit(level["loss"]), rel=0.03)
 
 
 # ------------------------------------------------------------ the CLI on awkward scans

@@ -7,8 +7,9 @@ E = B·S is S = S_min + E_min/B (Eq. 5.4): S_min, E_min come from a fit of S
 against 1/B, and B_crit(L) = E_min/S_min (Eq. 5.2). Over the levels,
 B_crit(L) = B*/L^(1/α_B) (Eq. 5.3) is a straight line in log-log.
 
-The gradient noise scale B_noise that each run logged (`gns_b_simple_tokens`)
-is read at the step where it reached L, for the side-by-side comparison.
+The gradient noise scale B_noise of each run is read at the step where it
+reached L (from its raw per-step estimates, centred there), for the
+side-by-side comparison.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def load_run(run_dir: str, smooth_width: float = SMOOTH_WIDTH) -> dict:
   rows = sorted({r["step"]: r for r in rows if r["step"] >= 1}.values(), key=lambda r: r["step"])
   steps = np.array([r["step"] for r in rows], np.float64)
   grid, curve = crossing.smoothed_curve(steps, [r["loss"] for r in rows], smooth_width)
+  raw = [(r["step"], r["gns_trace_sigma_raw"], r["gns_g2_raw"]) for r in rows
+         if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
+                for k in ("gns_trace_sigma_raw", "gns_g2_raw"))]
+  ema = (config.get("gns") or {}).get("ema") or 0.95
   noise = [(r["step"], r["gns_b_simple_tokens"]) for r in rows
            if isinstance(r.get("gns_b_simple_tokens"), (int, float))]
   return {
@@ -76,6 +81,8 @@ def load_run(run_dir: str, smooth_width: float = SMOOTH_WIDTH) -> dict:
       "warmup_steps": int(config["train"].get("warmup_steps") or 0),
       "batch_tokens": int(config["train"]["batch_size"]) * int(seq_len),
       "steps": steps, "log_step_grid": grid, "loss": curve,
+      "raw_noise": np.array(raw, np.float64).reshape(-1, 3),
+      "noise_window": 1 / (1 - ema),
       "noise_steps": np.array([s for s, _ in noise], np.float64),
       "b_noise_tokens": np.array([b for _, b in noise], np.float64),
   }
@@ -87,7 +94,18 @@ def steps_to_reach(run: dict, target: float) -> tuple[str, float | None]:
 
 
 def b_noise_at(run: dict, step: float) -> float | None:
-  """The run's logged B_noise (tokens) at `step`, interpolated; None if not logged."""
+  """The run's B_noise (tokens) at `step`; None if not logged.
+
+  The logged `gns_b_simple_tokens` is a ratio of moving averages that lags ~ema/(1−ema)
+  steps behind (19 at ema 0.95), so a fast-moving run's value at `step` describes
+  a higher loss. Where the raw per-step estimates are logged, B_noise is instead the
+  ratio of their means over a window of 1/(1−ema) steps centred on `step`.
+  """
+  raw = run["raw_noise"]
+  near = raw[np.abs(raw[:, 0] - step) <= run["noise_window"] / 2]
+  if len(near) >= 2:
+    g2 = near[:, 2].mean()
+    return float(run["seq_len"] * near[:, 1].mean() / g2) if g2 > 0 else None
   if not len(run["noise_steps"]):
     return None
   return float(np.interp(step, run["noise_steps"], run["b_noise_tokens"]))
