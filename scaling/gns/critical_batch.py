@@ -248,12 +248,18 @@ def fit_bcrit_from_runs(runs, target_losses=None, *, n_levels: int = 5,
                 "batch_tokens": r["batch_tokens"], "steps": int(r["steps"][-1]),
                 "final_smoothed_loss": float(r["loss"][-1])} for r in loaded],
       "levels": levels, "law": law, "paper": PAPER,
-      "noise_curves": [{"name": r["name"], "batch_size": r["batch_size"],
-                        "loss": np.interp(np.log(r["noise_steps"]), r["log_step_grid"],
-                                          r["loss"]).tolist(),
-                        "b_noise_tokens": r["b_noise_tokens"].tolist()}
-                       for r in loaded if len(r["noise_steps"])],
+      "noise_curves": [noise_curve(r) for r in loaded if len(r["noise_steps"])],
   }
+
+
+def noise_curve(run: dict, points: int = 300) -> dict:
+  """B_noise along a run (as b_noise_at reads it) against its smoothed loss, for plots."""
+  steps = run["noise_steps"][np.unique(np.linspace(0, len(run["noise_steps"]) - 1,
+                                                   points).astype(int))]
+  noise = [b_noise_at(run, s) for s in steps]
+  return {"name": run["name"], "batch_size": run["batch_size"],
+          "loss": np.interp(np.log(steps), run["log_step_grid"], run["loss"]).tolist(),
+          "b_noise_tokens": noise}
 
 
 def format_table(fit: dict) -> str:
