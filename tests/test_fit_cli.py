@@ -269,3 +269,45 @@ def test_unwritable_output_is_a_clean_error(tmp_path, capsys):
                        "--out", str(blocker / "sub")]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("error: cannot write")
+
+
+# A byte-level model's B_crit(L): the tiny batch-size scan's fit (docs/gns.md).
+BCRIT_MEASURED = (3.29e5, 0.182)
+NS = {"alpha_N": 0.2, "N_c": 1e7, "alpha_S": 0.76, "S_c": 30.0}
+
+
+def write_ns_table(path, batch_tokens=2048):
+  """L(N, S_min) (Eq. 5.6) at known constants, logged as S = S_min·(1 + B_crit(L)/B)."""
+  with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["N", "S", "B", "loss"])
+    for n in (1e5, 3e5, 1e6):
+      for s_min in np.geomspace(5, 200, 10):
+        loss = (NS["N_c"] / n) ** NS["alpha_N"] + (NS["S_c"] / s_min) ** NS["alpha_S"]
+        b_crit = BCRIT_MEASURED[0] / loss ** (1 / BCRIT_MEASURED[1])
+        w.writerow([n, s_min * (1 + b_crit / batch_tokens), batch_tokens, loss])
+  return str(path)
+
+
+def test_ns_with_a_measured_bcrit_law_recovers_s_min_constants(tmp_path, capsys):
+  """The paper's B_crit(L) (BPE) on byte-level losses shrinks S_min ~10^3-fold."""
+  table = write_ns_table(tmp_path / "ns.csv")
+  b_star, alpha_b = BCRIT_MEASURED
+  assert fit_cli.main(["NS", table, "--out", str(tmp_path / "m"), "--bootstrap", "0",
+                       "--no-plots", "--b-star", str(b_star), "--alpha-b", str(alpha_b)]) == 0
+  assert "B_crit(L) = 3.29e+05/L^(1/0.182)" in capsys.readouterr().out
+  fit = json.loads((tmp_path / "m" / "fit.json").read_text())
+  assert fit["params"]["alpha_S"] == pytest.approx(NS["alpha_S"], rel=0.05)
+  assert fit["params"]["S_c"] == pytest.approx(NS["S_c"], rel=0.10)
+  assert fit_cli.main(["NS", table, "--out", str(tmp_path / "p"), "--bootstrap", "0",
+                       "--no-plots"]) == 0
+  assert "paper, for BPE losses" in capsys.readouterr().out
+  paper = json.loads((tmp_path / "p" / "fit.json").read_text())
+  assert paper["params"]["S_c"] < NS["S_c"] / 10  # what the default does to this table
+
+
+def test_b_star_without_alpha_b_is_one_error_line(tmp_path, capsys):
+  table = write_ns_table(tmp_path / "ns.csv")
+  assert fit_cli.main(["NS", table, "--b-star", "3e5"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "give --b-star and --alpha-b together" in err[0]

@@ -254,7 +254,7 @@ def write_synthetic_scan(root, batch_sizes=(4, 8, 16, 32, 64), noise=0.002, seed
 def test_se_fit_recovers_s_min_and_e_min_of_the_hyperbola(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
   targets = [2.6, 2.4, 2.2, 2.0]
-  fit = fit_bcrit_from_runs(root, targets, smooth_fraction=0.02)
+  fit = fit_bcrit_from_runs(root, targets)
   assert [l["loss"] for l in fit["levels"]] == targets
   for level in fit["levels"]:
     s_min = true_s_min(level["loss"])

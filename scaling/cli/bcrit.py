@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="comma-separated training losses (nats/token); default: --levels "
                       "losses that every run reached")
   p.add_argument("--levels", type=int, default=5, help="default target losses (default 5)")
-  p.add_argument("--smooth", type=float, default=0.1,
-                 help="moving-average window as a fraction of each run's steps (default 0.1)")
+  p.add_argument("--smooth", type=float, default=critical_batch.SMOOTH_WIDTH,
+                 help="half-width in ln(step) of the local quadratic fit that smooths each "
+                      f"learning curve (default {critical_batch.SMOOTH_WIDTH})")
   p.add_argument("--out", help="output directory (default: DIR/fit_bcrit)")
   p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
   return p
@@ -60,10 +61,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.levels < 2:
       raise BcritError(f"--levels={args.levels} must be >= 2 to fit B_crit(L)")
-    if not 0 < args.smooth < 1:
-      raise BcritError(f"--smooth={args.smooth} must be a fraction in (0, 1)")
+    if not 0 < args.smooth <= 2:
+      raise BcritError(f"--smooth={args.smooth} must be a half-width in ln(step) in (0, 2], "
+                       "e.g. 0.2")
     fit = critical_batch.fit_bcrit_from_runs(args.dirs, args.target_losses,
-                                             n_levels=args.levels, smooth_fraction=args.smooth)
+                                             n_levels=args.levels, smooth_width=args.smooth)
   except BcritError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT

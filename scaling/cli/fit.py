@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                  help="frontier: eval.jsonl val_loss or metrics.jsonl loss")
   p.add_argument("--smooth", type=int, default=1, metavar="K",
                  help="frontier: moving average over K curve points")
+  p.add_argument("--b-star", type=float, metavar="TOKENS",
+                 help="B* of a measured B_crit(L) = B*/L^(1/alpha_B) (e.g. from "
+                 "scaling-fit bcrit SCAN) for derived C_min, S_min and the C_min "
+                 "frontier; default: the paper's 2e8, for BPE losses only")
+  p.add_argument("--alpha-b", type=float, help="alpha_B of that B_crit(L) "
+                 "(default: the paper's 0.21)")
   p.add_argument("--grid", type=int, default=48,
                  help="frontier: points of the log-spaced compute grid")
   return p
@@ -147,7 +153,8 @@ def holdout_lines(h: dict, cols) -> list[str]:
 def _law_run(args, law):
   result = fitting.fit_law(law, args.input, bootstrap=args.bootstrap,
                            seed=args.seed,
-                           holdout_largest=args.holdout_largest)
+                           holdout_largest=args.holdout_largest,
+                           bcrit_law=_bcrit_law(args))
   lines = [f"law {law.name}: {law.formula}",
            f"input: {args.input} ({result.n_points} points"
            + (f", {len(result.heldout_table)} held out"
@@ -168,17 +175,32 @@ def _law_run(args, law):
   return result.to_dict(), figures, lines
 
 
+def _bcrit_law(args):
+  """(B*, alpha_B) from --b-star/--alpha-b, or None for the paper's."""
+  if (args.b_star is None) != (args.alpha_b is None):
+    raise LawInputError("give --b-star and --alpha-b together (e.g. the B* and alpha_B "
+                        "that scaling-fit bcrit printed for a scan of this model)")
+  if args.b_star is None:
+    return None
+  if not (args.b_star > 0 and args.alpha_b > 0):
+    raise LawInputError(f"--b-star={args.b_star:g} and --alpha-b={args.alpha_b:g} must be > 0")
+  return args.b_star, args.alpha_b
+
+
 def _frontier_run(args):
   curves = curves_lib.load_curves(args.input, args.curve, args.smooth)
+  b_star, alpha_b = _bcrit_law(args) or (None, None)
   if args.holdout_largest:
     result = frontier.frontier_holdout(curves, args.holdout_largest,
                                        n_grid=args.grid,
                                        bootstrap=args.bootstrap,
-                                       seed=args.seed)
+                                       seed=args.seed, b_star=b_star,
+                                       alpha_b=alpha_b)
   else:
     result = frontier.compute_frontier(curves, n_grid=args.grid,
                                        bootstrap=args.bootstrap,
-                                       seed=args.seed)
+                                       seed=args.seed, b_star=b_star,
+                                       alpha_b=alpha_b)
   d = result.to_dict()
   lines = [f"compute frontier of {len(curves)} runs from {args.input} "
            f"(C = 6*N*tokens; coefficients for C in PF-days)",

@@ -5,6 +5,7 @@
 - `standalone`: `estimate_noise_scale(loss_fn, params, batch)` for any loss.
 - `critical_batch`: B_crit from batch-size scans, B_crit(L) = B*/L^(1/α_B)
   (numpy/scipy only: importing it does not import JAX).
+- `crossing`: where a noisy learning curve crosses a loss, without shifting it.
 """
 
 import importlib

@@ -7,8 +7,9 @@ E = B·S is S = S_min + E_min/B (Eq. 5.4): S_min, E_min come from a fit of S
 against 1/B, and B_crit(L) = E_min/S_min (Eq. 5.2). Over the levels,
 B_crit(L) = B*/L^(1/α_B) (Eq. 5.3) is a straight line in log-log.
 
-The gradient noise scale B_noise that each run logged (`gns_b_simple_tokens`)
-is read at the step where it reached L, for the side-by-side comparison.
+The gradient noise scale B_noise of each run is read at the step where it
+reached L (from its raw per-step estimates, centred there), for the
+side-by-side comparison.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import os
 import numpy as np
 from scipy import optimize
 
+from scaling.gns import crossing
 from scaling.train import records
 
 MIN_BATCH_SIZES = 3
+SMOOTH_WIDTH = 0.5  # half-width of the local fit, in ln(step)
 PAPER = {"b_star_tokens": 2e8, "alpha_b": 0.21, "note": "Kaplan et al. Eq. 5.3, BPE loss"}
 
 
@@ -50,21 +53,8 @@ def find_runs(paths) -> list[str]:
   return runs
 
 
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-  """Centered moving average (shrinking at the ends), then a running minimum.
-
-  The running minimum makes "the first step that reached L" well defined.
-  """
-  values = np.asarray(values, np.float64)
-  half = max(window, 1) // 2
-  csum = np.concatenate([[0.0], np.cumsum(values)])
-  idx = np.arange(len(values))
-  lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, len(values))
-  return np.minimum.accumulate((csum[hi] - csum[lo]) / (hi - lo))
-
-
-def load_run(run_dir: str, smooth_fraction: float = 0.1) -> dict:
-  """A run's batch size, smoothed training-loss curve and logged noise scale."""
+def load_run(run_dir: str, smooth_width: float = SMOOTH_WIDTH) -> dict:
+  """A run's batch size, smoothed training-loss curve (on a ln-step grid) and noise scale."""
   config_path = os.path.join(run_dir, "config.json")
   if not os.path.isfile(config_path):
     raise BcritError(f"{run_dir} has no config.json; is it a scaling-train run directory?")
@@ -76,35 +66,46 @@ def load_run(run_dir: str, smooth_fraction: float = 0.1) -> dict:
     raise BcritError(f"{run_dir}/metrics.jsonl has {len(rows)} finite loss rows; "
                      "train the run longer")
   seq_len = config["data"]["seq_len"] or config["model"]["n_ctx"]
+  rows = sorted({r["step"]: r for r in rows if r["step"] >= 1}.values(), key=lambda r: r["step"])
   steps = np.array([r["step"] for r in rows], np.float64)
-  window = max(5, int(smooth_fraction * len(rows)) | 1)
+  grid, curve = crossing.smoothed_curve(steps, [r["loss"] for r in rows], smooth_width)
+  raw = [(r["step"], r["gns_trace_sigma_raw"], r["gns_g2_raw"]) for r in rows
+         if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
+                for k in ("gns_trace_sigma_raw", "gns_g2_raw"))]
+  ema = (config.get("gns") or {}).get("ema") or 0.95
   noise = [(r["step"], r["gns_b_simple_tokens"]) for r in rows
            if isinstance(r.get("gns_b_simple_tokens"), (int, float))]
   return {
       "dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)),
       "batch_size": int(config["train"]["batch_size"]), "seq_len": int(seq_len),
+      "warmup_steps": int(config["train"].get("warmup_steps") or 0),
       "batch_tokens": int(config["train"]["batch_size"]) * int(seq_len),
-      "steps": steps, "loss": smooth(np.array([r["loss"] for r in rows]), window),
+      "steps": steps, "log_step_grid": grid, "loss": curve,
+      "raw_noise": np.array(raw, np.float64).reshape(-1, 3),
+      "noise_window": 1 / (1 - ema),
       "noise_steps": np.array([s for s, _ in noise], np.float64),
       "b_noise_tokens": np.array([b for _, b in noise], np.float64),
   }
 
 
-def steps_to_reach(run: dict, target: float) -> float | None:
-  """The (interpolated) step at which the smoothed loss first reaches `target`."""
-  loss, steps = run["loss"], run["steps"]
-  hit = np.nonzero(loss <= target)[0]
-  if not len(hit):
-    return None
-  i = hit[0]
-  if i == 0:
-    return float(steps[0])
-  frac = (loss[i - 1] - target) / (loss[i - 1] - loss[i])
-  return float(steps[i - 1] + frac * (steps[i] - steps[i - 1]))
+def steps_to_reach(run: dict, target: float) -> tuple[str, float | None]:
+  """("crossed", step), ("at_start", None) or ("not_reached", None): see crossing.crossing."""
+  return crossing.crossing(run["log_step_grid"], run["loss"], target)
 
 
 def b_noise_at(run: dict, step: float) -> float | None:
-  """The run's logged B_noise (tokens) at `step`, interpolated; None if not logged."""
+  """The run's B_noise (tokens) at `step`; None if not logged.
+
+  The logged `gns_b_simple_tokens` is a ratio of moving averages that lags ~ema/(1−ema)
+  steps behind (19 at ema 0.95), so a fast-moving run's value at `step` describes
+  a higher loss. Where the raw per-step estimates are logged, B_noise is instead the
+  ratio of their means over a window of 1/(1−ema) steps centred on `step`.
+  """
+  raw = run["raw_noise"]
+  near = raw[np.abs(raw[:, 0] - step) <= run["noise_window"] / 2]
+  if len(near) >= 2:
+    g2 = near[:, 2].mean()
+    return float(run["seq_len"] * near[:, 1].mean() / g2) if g2 > 0 else None
   if not len(run["noise_steps"]):
     return None
   return float(np.interp(step, run["noise_steps"], run["b_noise_tokens"]))
@@ -142,12 +143,18 @@ def fit_bcrit_law(losses, b_crit) -> dict:
 # ---------------------------------------------------------------- the analysis
 
 def default_targets(runs: list[dict], n: int) -> list[float]:
-  """n losses between the lowest loss every run reached and halfway up to the start."""
+  """n losses between the lowest loss every run reached and halfway up to the start.
+
+  The start is each run's smoothed loss where its learning-rate warmup ends: during
+  warmup the schedule, not the batch size, sets the progress per step, so every run
+  needs the same steps and B_crit there would measure the warmup (fits to ~0).
+  """
   floor = max(float(r["loss"][-1]) for r in runs)
-  start = min(float(r["loss"][0]) for r in runs)
+  start = min(float(np.interp(math.log(max(r["warmup_steps"], 1)), r["log_step_grid"],
+                              r["loss"])) for r in runs)
   if not start > floor:
-    raise BcritError("the runs' smoothed losses never fall below their starting values; "
-                     "train longer or give --target-losses")
+    raise BcritError("the runs' smoothed losses never fall below their values at the end "
+                     "of warmup; train longer or give --target-losses")
   return [floor + f * (start - floor) for f in np.linspace(0.5, 0.02, n)]
 
 
@@ -155,20 +162,40 @@ def _batch_list(runs) -> str:
   return ", ".join(f"B={b}" for b in sorted({r["batch_size"] for r in runs}))
 
 
+def _names(pairs) -> str:
+  return ", ".join(f"{r['name']} (B={r['batch_size']})" for r, _ in pairs) or "none"
+
+
 def analyze_level(runs: list[dict], target: float) -> dict:
-  reached = [(r, steps_to_reach(r, target)) for r in runs]
-  used = [(r, s) for r, s in reached if s is not None and s > 0]
+  reached = [(r, *steps_to_reach(r, target)) for r in runs]
+  used = [(r, s) for r, how, s in reached if how == "crossed"]
+  early = [(r, s) for r, how, s in reached if how == "at_start"]
+  missed = [(r, s) for r, how, s in reached if how == "not_reached"]
   if len({r["batch_size"] for r, _ in used}) < MIN_BATCH_SIZES:
-    missed = [f"{r['name']} (B={r['batch_size']}, lowest smoothed loss {r['loss'][-1]:.4f})"
-              for r, s in reached if s is None]
+    if early:
+      raise BcritError(
+          f"target loss {target:.4f} was already reached at the first logged step by "
+          f"{_names(early)}, so their steps to it are unknown; choose a lower target loss")
+    lowest = ", ".join(f"{r['name']} (B={r['batch_size']}, lowest smoothed loss "
+                       f"{r['loss'][-1]:.4f})" for r, _ in missed)
     raise BcritError(
         f"target loss {target:.4f} was reached by {len(used)} run(s) at "
         f"{len({r['batch_size'] for r, _ in used})} batch size(s), fewer than "
-        f"{MIN_BATCH_SIZES}; not reached by {', '.join(missed) or 'none'}; choose a higher "
+        f"{MIN_BATCH_SIZES}; not reached by {lowest or 'none'}; choose a higher "
         "target loss or train those runs longer")
   b_tok = np.array([r["batch_tokens"] for r, _ in used], np.float64)
   s = np.array([s for _, s in used])
   s_min, e_min = fit_hyperbola(b_tok, s)
+  if not s_min > 1e-3 * s.min():
+    raise BcritError(
+        f"at target loss {target:.4f} the steps fall as 1/B over the whole scan (S_min fits "
+        f"to {s_min:.3g}), so B_crit lies above the largest batch (B={b_tok.max():.0f} "
+        "tokens); scan larger batch sizes or drop that target loss")
+  if not e_min > 1e-3 * s.min() * b_tok.min():
+    raise BcritError(
+        f"at target loss {target:.4f} every batch size needs the same steps (E_min fits to "
+        f"{e_min:.3g} tokens), so B_crit lies below the smallest batch (B={b_tok.min():.0f} "
+        "tokens); scan smaller batch sizes or drop that target loss")
   b_crit = e_min / s_min
   seq_len = used[0][0]["seq_len"]
   noise = [b_noise_at(r, st) for r, st in used]
@@ -184,12 +211,13 @@ def analyze_level(runs: list[dict], target: float) -> dict:
                 "batch_tokens": r["batch_tokens"], "steps": st,
                 "tokens": st * r["batch_tokens"], "b_noise_tokens": b_noise_at(r, st)}
                for r, st in used],
-      "not_reached": [r["name"] for r, st in reached if st is None],
+      "not_reached": [r["name"] for r, _ in missed],
+      "reached_at_first_step": [r["name"] for r, _ in early],
   }
 
 
 def fit_bcrit_from_runs(runs, target_losses=None, *, n_levels: int = 5,
-                        smooth_fraction: float = 0.1) -> dict:
+                        smooth_width: float = SMOOTH_WIDTH) -> dict:
   """The critical batch size at several losses from a batch-size scan.
 
   runs: a sweep directory (its subdirectories are the runs), a run directory,
@@ -197,7 +225,7 @@ def fit_bcrit_from_runs(runs, target_losses=None, *, n_levels: int = 5,
   between the lowest loss every run reached and halfway up to the start).
   """
   run_dirs = find_runs(runs)
-  loaded = sorted((load_run(d, smooth_fraction) for d in run_dirs),
+  loaded = sorted((load_run(d, smooth_width) for d in run_dirs),
                   key=lambda r: (r["batch_size"], r["name"]))
   sizes = sorted({r["batch_size"] for r in loaded})
   if len(sizes) < MIN_BATCH_SIZES:
@@ -214,16 +242,24 @@ def fit_bcrit_from_runs(runs, target_losses=None, *, n_levels: int = 5,
   if len(levels) >= 2:
     law = fit_bcrit_law([l["loss"] for l in levels], [l["b_crit_tokens"] for l in levels])
   return {
-      "kind": "bcrit", "smooth_fraction": smooth_fraction,
+      "kind": "bcrit", "estimator": "local quadratic in ln(step), isotonic",
+      "smooth_width": smooth_width,
       "runs": [{"name": r["name"], "dir": r["dir"], "batch_size": r["batch_size"],
                 "batch_tokens": r["batch_tokens"], "steps": int(r["steps"][-1]),
                 "final_smoothed_loss": float(r["loss"][-1])} for r in loaded],
       "levels": levels, "law": law, "paper": PAPER,
-      "noise_curves": [{"name": r["name"], "batch_size": r["batch_size"],
-                        "loss": np.interp(r["noise_steps"], r["steps"], r["loss"]).tolist(),
-                        "b_noise_tokens": r["b_noise_tokens"].tolist()}
-                       for r in loaded if len(r["noise_steps"])],
+      "noise_curves": [noise_curve(r) for r in loaded if len(r["noise_steps"])],
   }
+
+
+def noise_curve(run: dict, points: int = 300) -> dict:
+  """B_noise along a run (as b_noise_at reads it) against its smoothed loss, for plots."""
+  steps = run["noise_steps"][np.unique(np.linspace(0, len(run["noise_steps"]) - 1,
+                                                   points).astype(int))]
+  noise = [b_noise_at(run, s) for s in steps]
+  return {"name": run["name"], "batch_size": run["batch_size"],
+          "loss": np.interp(np.log(steps), run["log_step_grid"], run["loss"]).tolist(),
+          "b_noise_tokens": noise}
 
 
 def format_table(fit: dict) -> str:
@@ -233,8 +269,9 @@ def format_table(fit: dict) -> str:
   for l in fit["levels"]:
     noise = l["b_noise_tokens"]
     ratio = f"{l['b_crit_tokens'] / noise:.2f}" if noise else "-"
+    noise_text = f"{noise:.4g}" if noise is not None else "-"
     lines.append(f"{l['loss']:8.4f} {l['s_min']:9.1f} {l['e_min_tokens']:12.4g} "
-                 f"{l['b_crit_tokens']:13.4g} {noise if noise is None else f'{noise:.4g}':>14} "
+                 f"{l['b_crit_tokens']:13.4g} {noise_text:>14} "
                  f"{ratio:>15} {len(l['runs']):5d}"
                  + ("" if l["b_crit_in_scanned_range"] else "  (B_crit outside the scan)"))
   if fit["law"]:

@@ -43,8 +43,8 @@ def plot_bcrit(fit: dict, path: str) -> str:
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(6.4, 4.8))
   for curve in fit["noise_curves"]:
-    loss, noise = np.array(curve["loss"]), np.array(curve["b_noise_tokens"])
-    keep = noise > 0
+    loss, noise = np.array(curve["loss"]), np.array(curve["b_noise_tokens"], dtype=float)
+    keep = np.isfinite(noise) & (noise > 0)
     ax.plot(loss[keep], noise[keep], lw=0.8, alpha=0.5,
             label=f"B_noise, run B={curve['batch_size']}")
   levels = fit["levels"]

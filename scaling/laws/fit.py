@@ -230,24 +230,25 @@ def holdout_report(law: forms.Law, params: Mapping[str, float],
 
 
 def fit_law(law: forms.Law | str, table, bootstrap: int = 0, seed: int = 0,
-            holdout_largest: int = 0, n_starts: int = 6) -> FitResult:
+            holdout_largest: int = 0, n_starts: int = 6, bcrit_law=None) -> FitResult:
   """Fits `law` to `table` (path, Table, column mapping or row dicts).
 
   bootstrap: number of row resamples for the 95% intervals (0: none).
   holdout_largest: fit without the K largest models and report their
   predicted vs observed targets in `result.holdout`.
+  bcrit_law: (B*, alpha_B) for derived C_min / S_min (default: the paper's).
   """
   with blas.single_threaded():
-    return _fit_law(law, table, bootstrap, seed, holdout_largest, n_starts)
+    return _fit_law(law, table, bootstrap, seed, holdout_largest, n_starts, bcrit_law)
 
 
-def _fit_law(law, table, bootstrap, seed, holdout_largest, n_starts):
+def _fit_law(law, table, bootstrap, seed, holdout_largest, n_starts, bcrit_law):
   if isinstance(law, str):
     try:
       law = forms.get_law(law)
     except KeyError as e:
       raise LawInputError(e.args[0])
-  table = tables.as_table(table, law)
+  table = tables.as_table(table, law, bcrit_law=bcrit_law)
   tables.check_enough(table, law)
   held = None
   if holdout_largest:

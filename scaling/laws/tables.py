@@ -142,8 +142,12 @@ def _best_lr_rows(table: dict[str, np.ndarray], notes: list[str]):
   return {k: v[np.array(keep, dtype=int)] for k, v in table.items()}
 
 
-def _derive(cols: dict, rows, needed, notes: list[str]) -> None:
-  """Fills C, B, C_min and S_min from other columns where they are missing."""
+def _derive(cols: dict, rows, needed, notes: list[str], bcrit_law=None) -> None:
+  """Fills C, B, C_min and S_min from other columns where they are missing.
+
+  bcrit_law: (B*, alpha_B) of B_crit(L) for C_min and S_min when there is no B_crit
+  column (default: the paper's, which holds only for its BPE losses).
+  """
   def fill(name, values, note):
     if values is None:
       return
@@ -165,9 +169,12 @@ def _derive(cols: dict, rows, needed, notes: list[str]) -> None:
   loss, b = cols.get("loss"), cols.get("B")
   if loss is not None and b is not None:
     bc = cols.get("B_crit")
-    bc = forms.bcrit_of_loss(loss) if bc is None else bc
+    b_star, alpha_b = bcrit_law or (None, None)
+    bc = forms.bcrit_of_loss(loss, b_star, alpha_b) if bc is None else bc
     src = ("the B_crit column" if cols.get("B_crit") is not None else
-           "B_crit(L) = 2e8/L^(1/0.21) (paper)")
+           f"B_crit(L) = {b_star:.4g}/L^(1/{alpha_b:g}) (--b-star, --alpha-b)" if bcrit_law
+           else "B_crit(L) = 2e8/L^(1/0.21) (paper, for BPE losses; --b-star and "
+           "--alpha-b give a measured one)")
     if cols.get("C") is not None:
       fill("C_min", forms.c_min_of(cols["C"], b, loss, bc),
            f"C_min = C/(1+B/B_crit) (eq. 5.5) with {src}")
@@ -203,7 +210,7 @@ def _fmt_rows(idx: np.ndarray) -> str:
   return shown + (", ..." if len(idx) > 5 else "")
 
 
-def as_table(data, law: forms.Law, source: str | None = None) -> Table:
+def as_table(data, law: forms.Law, source: str | None = None, bcrit_law=None) -> Table:
   """The validated columns (inputs and target) that `law` needs.
 
   `data` is a path (table file, sweep or run directory), a Table, a mapping of
@@ -230,7 +237,7 @@ def as_table(data, law: forms.Law, source: str | None = None) -> Table:
     cols[name] = _column(rows, name, law.name)
   relevant = set(needed) | ({"C", "B"} if "C_min" in needed else set()) \
       | ({"S", "B"} if "S_min" in needed else set())
-  _derive(cols, rows, relevant, notes)
+  _derive(cols, rows, relevant, notes, bcrit_law)
   for name in needed:
     if cols.get(name) is None:
       how = ALIASES[name]
