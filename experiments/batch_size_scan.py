@@ -73,11 +73,7 @@ def sweep(arg=None):
 def analyze(sweep_dir, arg=None):
   """fit.json and figures into sweep_dir/fit_bcrit; returns the fit."""
   del arg
-  from scaling.cli import bcrit  # pylint: disable=g-import-not-at-top
-  code = bcrit.main([sweep_dir])
-  if code:
-    raise ValueError(f"the critical-batch analysis of {sweep_dir} failed (exit {code})")
-  import json  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(sweep_dir, "fit_bcrit", "fit.json")) as f:
-    return json.load(f)
+  from scaling.laws.report import bcrit_to_dir  # pylint: disable=g-import-not-at-top
+  fit, lines = bcrit_to_dir(sweep_dir)
+  print("\n".join(lines))
+  return fit

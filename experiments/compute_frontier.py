@@ -42,4 +42,4 @@ def analyze(sweep_dir, arg=None):
   del arg
   analysis.print_runs(sweep_dir)
   return analysis.fit("frontier", sweep_dir, os.path.join(sweep_dir, "fit_frontier"),
-                      "--curve", "eval")
+                      curve="eval")

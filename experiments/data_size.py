@@ -62,4 +62,4 @@ def analyze(sweep_dir, arg=None):
            "loss": r["best_val_loss"], "run": r["name"]} for r in runs]
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_ND", "table.csv"), rows,
                              ["run", "N", "D", "loss"])
-  return analysis.fit("ND", table, os.path.join(sweep_dir, "fit_ND"), "--bootstrap", "100")
+  return analysis.fit("ND", table, os.path.join(sweep_dir, "fit_ND"), bootstrap=100)

@@ -51,4 +51,4 @@ def analyze(sweep_dir, arg=None):
                      "B": run["batch_tokens"], "loss": row["val_loss"]})
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_NS", "table.csv"), rows,
                              ["run", "N", "S", "B", "loss"])
-  return analysis.fit("NS", table, os.path.join(sweep_dir, "fit_NS"), "--bootstrap", "50")
+  return analysis.fit("NS", table, os.path.join(sweep_dir, "fit_NS"), bootstrap=50)

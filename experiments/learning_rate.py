@@ -95,4 +95,4 @@ def analyze(sweep_dir, arg=None):
     print(f"schedule {name:<9} final validation loss {schedules[name]:.4f}")
   analysis.save_figure(fig, os.path.join(sweep_dir, "learning_rate.png"))
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_lr", "table.csv"), rows, ["N", "lr"])
-  return analysis.fit("lr", table, os.path.join(sweep_dir, "fit_lr"), "--bootstrap", "0")
+  return analysis.fit("lr", table, os.path.join(sweep_dir, "fit_lr"), bootstrap=0)

@@ -51,4 +51,4 @@ def analyze(sweep_dir, arg=None):
   del arg
   analysis.print_runs(sweep_dir)
   out = os.path.join(sweep_dir, "fit_N")
-  return analysis.fit("N", sweep_dir, out, "--bootstrap", "200")
+  return analysis.fit("N", sweep_dir, out, bootstrap=200)

@@ -14,18 +14,13 @@ written. Pure numpy/scipy/matplotlib: no JAX is imported.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
-import tempfile
 
-from scaling.laws import curves as curves_lib
-from scaling.laws import fit as fitting
-from scaling.laws import forms, frontier
+from scaling.cli import EXIT_BAD_INPUT
+from scaling.laws import forms
 from scaling.laws.errors import LawInputError
-
-EXIT_BAD_INPUT = 2
+from scaling.laws.report import run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,180 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--grid", type=int, default=48,
                  help="frontier: points of the log-spaced compute grid")
   return p
-
-
-def default_out(input_path: str, law_name: str) -> str:
-  base = input_path if os.path.isdir(input_path) else (
-      os.path.dirname(input_path) or ".")
-  from scaling.laws.plots import slug
-  return os.path.join(base, f"fit_{slug(law_name)}")
-
-
-def write_atomic(out_dir: str, files: dict[str, bytes]) -> list[str]:
-  """Writes all files to temp files in out_dir, then renames each into place
-  (os.replace), so no file is ever seen half-written."""
-  created = not os.path.isdir(out_dir)
-  staged = []
-  try:
-    os.makedirs(out_dir, exist_ok=True)
-    for name, data in files.items():
-      fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.",
-                                 suffix=".tmp")
-      staged.append((tmp, os.path.join(out_dir, name)))
-      with os.fdopen(fd, "wb") as f:
-        f.write(data)
-  except OSError as e:
-    for tmp, _ in staged:
-      if os.path.exists(tmp):
-        os.unlink(tmp)
-    if created and os.path.isdir(out_dir) and not os.listdir(out_dir):
-      os.rmdir(out_dir)
-    raise LawInputError(f"cannot write to --out {out_dir!r}: "
-                        f"{e.strerror or e}")
-  for tmp, final in staged:
-    os.replace(tmp, final)
-  return [final for _, final in staged]
-
-
-def to_json(data) -> str:
-  """Strict JSON: NaN and infinities become null, numpy scalars plain."""
-  def clean(v):
-    if isinstance(v, dict):
-      return {str(k): clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-      return [clean(x) for x in v]
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-      v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-      return None
-    return v
-  return json.dumps(clean(data), indent=1, allow_nan=False) + "\n"
-
-
-def _g(v) -> str:
-  return "-" if v is None or (isinstance(v, float) and math.isnan(v)) \
-      else f"{v:.4g}"
-
-
-def param_table(params, ci, paper) -> list[str]:
-  width = max(8, *(len(k) for k in params)) + 2
-  lines = [f"{'param':<{width}}{'fit':>12}   {'95% CI':<25}{'paper':>10}"]
-  for k, v in params.items():
-    interval = f"[{_g(ci[k][0])}, {_g(ci[k][1])}]" if ci and k in ci else "-"
-    lines.append(f"{k:<{width}}{_g(v):>12}   {interval:<25}"
-                 f"{_g(paper.get(k)):>10}")
-  return lines
-
-
-def holdout_lines(h: dict, cols) -> list[str]:
-  if not h["rows"]:
-    return [f"holdout ({h['k']} largest {h['by']}): no held-out point to "
-            "compare"]
-  head = "".join(f"{c:>11}" for c in cols)
-  lines = [f"holdout: {h['k']} largest {h['by']} (not used in the fit)",
-           f"{head}{'observed':>11}{'predicted':>11}{'rel.err':>9}"]
-  for r in h["rows"]:
-    lines.append("".join(f"{_g(r[c]):>11}" for c in cols)
-                 + f"{_g(r['observed']):>11}{_g(r['predicted']):>11}"
-                 f"{r['rel_error']:>+9.2%}")
-  lines.append(f"mean |log(pred/obs)| = {h['mean_abs_log_residual']:.4f}, "
-               f"max |rel.err| = {h['max_abs_rel_error']:.2%}")
-  return lines
-
-
-def _law_run(args, law):
-  result = fitting.fit_law(law, args.input, bootstrap=args.bootstrap,
-                           seed=args.seed,
-                           holdout_largest=args.holdout_largest,
-                           bcrit_law=_bcrit_law(args))
-  lines = [f"law {law.name}: {law.formula}",
-           f"input: {args.input} ({result.n_points} points"
-           + (f", {len(result.heldout_table)} held out"
-              if result.heldout_table is not None else "")
-           + f"); Huber(delta={fitting.HUBER_DELTA:g}) on log residuals, "
-           f"{args.bootstrap} bootstrap resamples"]
-  lines += [f"note: {n}" for n in result.table.notes]
-  lines += param_table(result.params, result.ci95, law.paper)
-  rms = math.sqrt(float((result.residuals ** 2).mean()))
-  lines.append(f"R^2 (log space) = {result.r2:.4f}, rms log residual = "
-               f"{rms:.4f}")
-  if result.holdout:
-    lines += holdout_lines(result.holdout, list(law.inputs))
-  figures = {}
-  if not args.no_plots:
-    from scaling.laws import plots
-    figures = plots.law_figures(result)
-  return result.to_dict(), figures, lines
-
-
-def _bcrit_law(args):
-  """(B*, alpha_B) from --b-star/--alpha-b, or None for the paper's."""
-  if (args.b_star is None) != (args.alpha_b is None):
-    raise LawInputError("give --b-star and --alpha-b together (e.g. the B* and alpha_B "
-                        "that scaling-fit bcrit printed for a scan of this model)")
-  if args.b_star is None:
-    return None
-  if not (args.b_star > 0 and args.alpha_b > 0):
-    raise LawInputError(f"--b-star={args.b_star:g} and --alpha-b={args.alpha_b:g} must be > 0")
-  return args.b_star, args.alpha_b
-
-
-def _frontier_run(args):
-  curves = curves_lib.load_curves(args.input, args.curve, args.smooth)
-  b_star, alpha_b = _bcrit_law(args) or (None, None)
-  if args.holdout_largest:
-    result = frontier.frontier_holdout(curves, args.holdout_largest,
-                                       n_grid=args.grid,
-                                       bootstrap=args.bootstrap,
-                                       seed=args.seed, b_star=b_star,
-                                       alpha_b=alpha_b)
-  else:
-    result = frontier.compute_frontier(curves, n_grid=args.grid,
-                                       bootstrap=args.bootstrap,
-                                       seed=args.seed, b_star=b_star,
-                                       alpha_b=alpha_b)
-  d = result.to_dict()
-  lines = [f"compute frontier of {len(curves)} runs from {args.input} "
-           f"(C = 6*N*tokens; coefficients for C in PF-days)",
-           "fitted grid points: " + ", ".join(
-               f"{k}: {int(m.sum())}/{len(m)}" for k, m in result.masks.items())]
-  if "C_min" not in result.envelopes:
-    lines.append("note: no batch sizes (batch_tokens), so no C_min frontier")
-  lines += param_table(result.params, result.ci95, result.paper)
-  lines.append(f"R^2 (log space) of L(C) = {result.loss_fits['C'].r2:.4f}")
-  if result.holdout:
-    lines += holdout_lines(result.holdout, ["C", "N"])
-  figures = {}
-  if not args.no_plots:
-    from scaling.laws import plots
-    figures = plots.frontier_figures(result)
-  return d, figures, lines
-
-
-def run(args) -> list[str]:
-  if args.law.lower() == "frontier":
-    name = "frontier"
-  else:
-    try:
-      name = forms.get_law(args.law).name
-    except KeyError as e:
-      raise LawInputError(e.args[0])
-  if not os.path.exists(args.input):
-    raise LawInputError(f"input path {args.input!r} does not exist")
-  if args.holdout_largest < 0 or args.bootstrap < 0 or args.smooth < 1 \
-      or args.grid < 4:
-    raise LawInputError("--holdout-largest and --bootstrap must be >= 0, "
-                        "--smooth >= 1 and --grid >= 4")
-  if name == "frontier":
-    data, figures, lines = _frontier_run(args)
-  else:
-    data, figures, lines = _law_run(args, forms.get_law(name))
-  out_dir = args.out or default_out(args.input, name)
-  files = {"fit.json": to_json(data).encode()}
-  files.update(figures)
-  written = write_atomic(out_dir, files)
-  lines.append("wrote " + ", ".join(written))
-  return lines
 
 
 def _is_scan(argv) -> bool:

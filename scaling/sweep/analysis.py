@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 
 from scaling.results import SweepDir
@@ -54,15 +53,14 @@ def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
   return path
 
 
-def fit(law: str, table: str, out: str, *extra: str) -> dict:
-  """Runs `scaling-fit LAW TABLE --out OUT` (prints the constants beside the
-  paper's, writes fit.json and plots) and returns fit.json."""
-  from scaling.cli import fit as fit_cli  # pylint: disable=g-import-not-at-top
-  code = fit_cli.main([law, table, "--out", out, *extra])
-  if code:
-    raise ValueError(f"scaling-fit {law} {table} failed (exit {code})")
-  with open(os.path.join(out, "fit.json")) as f:
-    return json.load(f)
+def fit(law: str, table: str, out: str, **options) -> dict:
+  """Fits LAW to TABLE as `scaling-fit LAW TABLE --out OUT` does (prints the
+  constants beside the paper's, writes fit.json and plots; `options` are
+  scaling.laws.report.FitOptions) and returns fit.json."""
+  from scaling.laws.report import fit_to_dir  # pylint: disable=g-import-not-at-top
+  data, lines = fit_to_dir(law, table, out, **options)
+  print("\n".join(lines))
+  return data
 
 
 def save_figure(fig, path: str) -> str:
