@@ -28,13 +28,7 @@ VARIANTS = {
 
 
 def _variant(arg):
-  args = configlib.parse_arg(arg)
-  names = [k for k in args if k in VARIANTS]
-  unknown = set(args) - set(VARIANTS)
-  if unknown or len(names) > 1:
-    raise ValueError(f"unknown or conflicting variant(s) {sorted(args)}; use one of "
-                     f"{', '.join(VARIANTS)}")
-  return names[0] if names else "tiny"
+  return configlib.experiment_variant(arg, names=tuple(VARIANTS), default="tiny")
 
 
 def member_steps(variant: str, batch_size: int) -> int:

@@ -22,8 +22,8 @@ FIGURE = "Figs. 1, 13, 14: learning curves against compute, their envelope, N_op
 
 def get_config(arg=None):
   c = configlib.base_config()
-  configlib.apply_size(c, "tiny" if arg == "tiny" else "base")
-  if arg == "tiny":
+  configlib.apply_size(c, "tiny" if configlib.experiment_variant(arg) == "tiny" else "base")
+  if configlib.experiment_variant(arg) == "tiny":
     analysis.tiny_schedule(c, steps=400, eval_every=25)
     c.train.lr = 3e-3
   else:
@@ -33,7 +33,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     return analysis.ladder_members()
   return analysis.size_members(("mini", "small", "medium", "base", "large"))
 

@@ -24,7 +24,7 @@ FIGURE = "Fig. 20: per-token loss against position in the context, with a + b·T
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     analysis.tiny_schedule(c, steps=300, eval_every=150)
     c.model.n_ctx, c.train.batch_size = 256, 8
@@ -37,7 +37,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     return analysis.ladder_members([(1, 32, 2), (2, 64, 4), (4, 128, 4)])
   return analysis.size_members(("small", "medium", "base", "large"))
 

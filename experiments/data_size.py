@@ -27,7 +27,7 @@ FULL_D = (2e7, 6e7, 2e8, 6e8, 2e9)
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     analysis.tiny_schedule(c, steps=300, eval_every=25)
     c.train.lr = 3e-3
@@ -42,7 +42,7 @@ def get_config(arg=None):
 
 def sweep(arg=None):
   members = []
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     shapes, sizes = TINY_SHAPES, TINY_D
   else:
     shapes = [configlib.SIZES[s][:3] for s in ("mini", "small", "medium", "base")]

@@ -22,7 +22,7 @@ FIGURE = "Figs. 4 and 11: learning curves against steps, and the fit of Eq. 5.6"
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     analysis.tiny_schedule(c, steps=400, eval_every=25)
     c.train.lr = 3e-3
@@ -35,7 +35,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     return analysis.ladder_members()
   return analysis.size_members(("mini", "small", "medium", "base", "large"))
 

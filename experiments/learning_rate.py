@@ -29,7 +29,7 @@ FULL_LRS = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3)
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     analysis.tiny_schedule(c, steps=200, eval_every=100)
   else:
@@ -39,7 +39,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  tiny = arg == "tiny"
+  tiny = configlib.experiment_variant(arg) == "tiny"
   shapes = TINY_SHAPES if tiny else [configlib.SIZES[s][:3] for s in ("small", "medium", "base")]
   members = []
   for l, d, h in shapes:

@@ -63,9 +63,7 @@ BEHIND_TOL = 0.02
 
 
 def _variant(arg) -> tuple[str, dict]:
-  name = (arg or "full").strip()
-  if name not in VARIANTS:
-    raise ValueError(f"variant {name!r} is unknown; use one of {', '.join(VARIANTS)}")
+  name = configlib.experiment_variant(arg, names=tuple(VARIANTS))
   return name, VARIANTS[name]
 
 

@@ -33,7 +33,7 @@ def _licence_texts() -> str:
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     analysis.tiny_schedule(c, steps=300, eval_every=50)
     c.train.lr = 3e-3
@@ -48,7 +48,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     return analysis.ladder_members()
   return analysis.size_members(("mini", "small", "medium", "base"))
 

@@ -43,6 +43,39 @@ def parse_arg(arg: str | None) -> dict[str, str]:
   return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """The ARG of a `configs/X.py:ARG` or `experiments/X.py:ARG` spec, parsed and
+  checked once: a variant name (tiny, full, ...), flags and key=value options."""
+
+  name: str | None
+  flags: frozenset
+  options: dict
+
+  @classmethod
+  def parse(cls, arg: str | None, *, names=(), flags=(), keys=(),
+            default: str | None = None) -> "Variant":
+    """`names`: bare words naming a variant (at most one; none given: `default`);
+    `flags`: words that switch something on; `keys`: KEY=VALUE options.
+    ValueError names the choices."""
+    args = parse_arg(arg)
+    given = [k for k in args if k in names and not args[k]]
+    unknown = sorted(set(args) - set(given) - set(flags) - set(keys))
+    choices = ", ".join([*names, *flags, *(f"{k}=..." for k in keys)])
+    if unknown:
+      raise ValueError(f"variant {', '.join(map(repr, unknown))} is unknown; use one of "
+                       f"{choices}")
+    if len(given) > 1:
+      raise ValueError(f"variants {', '.join(given)} conflict; give one of {choices}")
+    return cls(given[0] if given else default, frozenset(set(args) & set(flags)),
+               {k: v for k, v in args.items() if k in keys})
+
+
+def experiment_variant(arg: str | None, names=("tiny", "full"), default: str = "full") -> str:
+  """The variant an experiment file's ARG names (e.g. 'tiny'; none: `default`)."""
+  return Variant.parse(arg, names=names, default=default).name
+
+
 def base_config() -> ml_collections.ConfigDict:
   """Every key a run has, with the paper's defaults."""
   c = ml_collections.ConfigDict()
@@ -127,13 +160,10 @@ def base_config() -> ml_collections.ConfigDict:
 
 def variant_config(arg: str | None, kind: str) -> ml_collections.ConfigDict:
   """The config a `configs/*.py:size=...,runlocal` string asks for, for model `kind`."""
-  args = parse_arg(arg)
-  unknown = set(args) - {"size", "runlocal"}
-  if unknown:
-    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; use size=..., runlocal")
+  variant = Variant.parse(arg, flags=("runlocal",), keys=("size",))
   c = base_config()
-  apply_size(c, args.get("size") or "tiny")
-  if "runlocal" in args:
+  apply_size(c, variant.options.get("size") or "tiny")
+  if "runlocal" in variant.flags:
     apply_runlocal(c)
   c.model.kind = kind
   c.name = f"{kind}-{c.model.size}"

@@ -36,7 +36,7 @@ def model_vocab_size(config) -> int:
 
 
 def _cache_dir(data_cfg) -> str | None:
-  return data_cfg.get("cache_dir") or None
+  return data_cfg.cache_dir or None
 
 
 def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: bool = True,
@@ -49,7 +49,7 @@ def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: b
     return SyntheticData(vocab_size or SYNTHETIC_VOCAB_SIZE)
   text_source = get_source(spec, SourceOptions.from_config(data_cfg))
   if vocab is None:
-    seen = data_cfg.get("max_train_tokens", 0) if spec == data_cfg.source else 0
+    seen = data_cfg.max_train_tokens if spec == data_cfg.source else 0
     vocab = get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
                       progress=progress, max_train_tokens=seen)
   return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
@@ -73,7 +73,7 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
     return vocab
   text_source = get_source(data_cfg.source, SourceOptions.from_config(data_cfg))
   return get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
-                   progress=progress, max_train_tokens=data_cfg.get("max_train_tokens", 0))
+                   progress=progress, max_train_tokens=data_cfg.max_train_tokens)
 
 
 def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
@@ -119,7 +119,7 @@ def train_batches(dataset, cfg) -> Batches:
   if isinstance(dataset, SyntheticData):
     return dataset.train_batches(cfg.data.seq_len, cfg.train.batch_size, cfg.train.seed)
   return Batches(dataset.tokens("train"), cfg.data.seq_len, cfg.train.batch_size,
-                 cfg.train.seed, max_tokens=cfg.data.get("max_train_tokens", 0),
+                 cfg.train.seed, max_tokens=cfg.data.max_train_tokens,
                  source=dataset.source)
 
 
@@ -159,7 +159,7 @@ def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int
   the regular evaluation reads (`n_batches`, default eval.batches, x
   train.batch_size sequences); with S = 0 (or synthetic data), the regular
   evaluation batches."""
-  stride = cfg.eval.get("position_stride", 0) if stride is None else stride
+  stride = cfg.eval.position_stride if stride is None else stride
   n_batches = n_batches or cfg.eval.batches
   if not stride or isinstance(dataset, SyntheticData):
     return evaluation_batches(dataset, cfg, n_batches=n_batches, split=split,
@@ -215,7 +215,7 @@ def parse_eval_datasets(value) -> list[tuple[str, str]]:
 def eval_sets_of(eval_cfg) -> list[tuple[str, str]]:
   """The extra evaluation sets, [(name, source)], of `eval.datasets` (the
   "[NAME=]SOURCE;..." string) and `eval.sets` (NAME = SOURCE, nested)."""
-  nested = [f"{name}={spec}" for name, spec in (eval_cfg.get("sets") or {}).items()]
+  nested = [f"{name}={spec}" for name, spec in eval_cfg.sets.items()]
   value = eval_cfg.datasets
   entries = ([value] if isinstance(value, str) else list(value or ())) + nested
   return parse_eval_datasets(";".join(e for e in entries if e.strip()))

@@ -53,7 +53,7 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
   def loss_fn(params, batch, step):
     key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
     return _model_losses(setup.graphdef, params, batch, vocab_size, key,
-                         model_cfg.get("loss_chunk", 0)).mean()
+                         model_cfg.loss_chunk).mean()
 
   def grads_and_gns(state, batch):
     """Mean loss and gradient over k micro-batches; the noise-scale EMA and metrics."""
@@ -69,8 +69,8 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
     ema, metrics = gnslib.step_update(state["gns"], stats, b, k, gns_cfg.ema, t)
     return loss, grads, ema, metrics
 
-  nan_policy = train_cfg.get("nan_policy", "halt")
-  inject = parse_injection(train_cfg.get("inject_nonfinite", ""))
+  nan_policy = train_cfg.nan_policy
+  inject = parse_injection(train_cfg.inject_nonfinite)
 
   def train_step(state, batch):
     loss, grads, ema, gns_metrics = grads_and_gns(state, batch)
