@@ -16,15 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT
+from scaling.cli import EXIT_BAD_INPUT, Parser
 from scaling.laws import bcrit as critical_batch
 from scaling.laws.bcrit import BcritError
 from scaling.laws.report import bcrit_to_dir
-
-
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):
-    raise BcritError(f"{message} (see {self.prog} --help)")
 
 
 def _losses(text: str) -> list[float]:
@@ -39,7 +34,7 @@ def _losses(text: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-fit bcrit", description=__doc__.split("\n\n")[0])
+  p = Parser(prog="scaling-fit bcrit", error=BcritError, description=__doc__.split("\n\n")[0])
   p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directory or run directories")
   p.add_argument("--target-losses", type=_losses, default=None,
                  help="comma-separated training losses (nats/token); default: --levels "

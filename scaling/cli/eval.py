@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from scaling.cli import fail
+from scaling.cli import Parser, fail
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="scaling-eval", description=__doc__.split("\n")[0])
+  p = Parser(prog="scaling-eval", description=__doc__.split("\n")[0])
   p.add_argument("--workdir", required=True, help="the run's directory")
   p.add_argument("--data", default="", help="a source spec (default: the run's data.source)")
   p.add_argument("--name", default="", help="name in eval_<name>.json (default: from the source)")

@@ -17,21 +17,14 @@ import argparse
 import os
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT
+from scaling.cli import EXIT_BAD_INPUT, Parser
 from scaling.laws import forms
 from scaling.laws.errors import LawInputError
 from scaling.laws.report import run
 
 
-class _Parser(argparse.ArgumentParser):
-  """argparse that reports a usage problem as one `error: ...` line."""
-
-  def error(self, message):
-    raise LawInputError(f"{message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-fit", description=__doc__.split("\n\n")[0],
+  p = Parser(prog="scaling-fit", error=LawInputError, description=__doc__.split("\n\n")[0],
               formatter_class=argparse.RawDescriptionHelpFormatter,
               epilog="laws:\n" + "\n".join(
                   f"  {l.name:<11} {l.formula}" for l in forms.LAWS.values())

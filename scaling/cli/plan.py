@@ -13,18 +13,13 @@ import argparse
 import json
 import sys
 
+from scaling.cli import EXIT_BAD_INPUT, Parser
 from scaling.laws import planner
 from scaling.laws.errors import LawInputError
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):
-    raise LawInputError(f"{message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-plan", description=__doc__.split("\n\n")[0])
+  p = Parser(prog="scaling-plan", error=LawInputError, description=__doc__.split("\n\n")[0])
   p.add_argument("--compute", required=True, type=float, metavar="C",
                  help="compute budget C_min in FLOP (PF-days with --pf-days)")
   p.add_argument("--pf-days", action="store_true",
@@ -83,7 +78,7 @@ def main(argv=None) -> int:
                           data_tokens=args.data_tokens, n_ctx=args.n_ctx)
   except LawInputError as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2
+    return EXIT_BAD_INPUT
   except SystemExit as e:  # --help
     return int(e.code or 0)
   if args.json:
