@@ -43,12 +43,12 @@ def prepare(src: str, peers_dir: str) -> str:
 def unavailable(row: dict, peers_dir: str) -> str | None:
   """Why the peer cannot run here (one line), or None; imports nothing heavy."""
   import importlib.util  # pylint: disable=g-import-not-at-top
-  if importlib.util.find_spec("torch") is None:
-    return "PyTorch is not installed"
   if row["kind"] == "nanogpt" and not os.path.isfile(
       os.path.join(nanogpt_dir(peers_dir), "model.py")):
     return (f"nanoGPT's files are absent ({nanogpt_dir(peers_dir)}/model.py; "
             "scaling-bench --prepare_peers=PATH/TO/nanoGPT)")
+  if importlib.util.find_spec("torch") is None:
+    return "PyTorch is not installed"
   return None
 
 

@@ -56,6 +56,8 @@ def _shape(row, tiny):
   small["n_layer"] = row["n_layer"] // 12 if row["kind"] == "compile" else 1
   if row["kind"] == "gns":
     small["batch"] = 8
+  if row.get("overrides", {}).get("model.loss_chunk"):
+    small["overrides"] = dict(row["overrides"], **{"model.loss_chunk": 8})
   small.update(steps=2, warmup=1, target_s=None, blocks=2)
   return small
 

@@ -83,9 +83,13 @@ def _inspect():
                                   levers=_lever_names(("logits_bf16", "chunk_bf16")))
   except ValueError as e:
     _fail(str(e))
+  from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   results = []
   for i, row in enumerate(rows):
-    results.append(bench_hlo.inspect(row, run=_TINY.value and i == 0))
+    try:
+      results.append(bench_hlo.inspect(row, run=_TINY.value and i == 0))
+    except (ConfigError, ValueError) as e:
+      _fail(f"{row['id']}: {e}")
     print(bench_hlo.summary(results[-1]), flush=True)
   if _OUT.value:
     with open(_OUT.value, "w") as f:

@@ -35,8 +35,10 @@ def _masked_f32(logits_BxTxV, vocab_size):
 
 
 def _lse_and_target(logits_BxTxV, targets_BxT, vocab_size):
+  v_pad = logits_BxTxV.shape[-1]
+  real = logits_BxTxV if v_pad == vocab_size else logits_BxTxV[..., :vocab_size]
+  m_BxT = jax.lax.stop_gradient(real.max(axis=-1)).astype(jnp.float32)  # exact in any dtype
   x = _masked_f32(logits_BxTxV, vocab_size)
-  m_BxT = jax.lax.stop_gradient(x.max(axis=-1))
   log_z_BxT = jnp.log(jnp.exp(x - m_BxT[..., None]).sum(axis=-1)) + m_BxT
   target_BxT = jnp.take_along_axis(logits_BxTxV, targets_BxT[..., None], axis=-1)[..., 0]
   return log_z_BxT, target_BxT.astype(jnp.float32)
