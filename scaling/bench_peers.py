@@ -60,7 +60,7 @@ def _nanogpt(row, torch):
                         n_embd=row["d_model"], dropout=0.0, bias=True)).cuda()
   opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-4, betas=(0.9, 0.95),
                                    device_type="cuda")
-  compiled = torch.compile(model)
+  compiled = torch.compile(model, dynamic=False)  # one shape per process: static kernels
   return (lambda x, y: compiled(x, y)[1]), model, opt
 
 

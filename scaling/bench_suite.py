@@ -49,7 +49,7 @@ def _in_child(module: str, row: dict, timeout_s: float) -> dict:
     except subprocess.TimeoutExpired:
       os.killpg(proc.pid, signal.SIGKILL)
       proc.communicate()
-      return {"status": "timeout", "reason": f"stopped after {timeout_s:.0f} s (time budget)"}
+      return {"status": "timeout", "reason": f"stopped after {timeout_s:.0f} s"}
     if os.path.exists(out_path):
       with open(out_path) as f:
         return json.load(f)
@@ -113,7 +113,8 @@ def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolat
       result = {"status": "skipped", "reason": f"time budget: {max(left, 0):.0f} s left of "
                                                f"{budget_s:.0f} s, the row needs ~{row['est_s']} s"}
     else:
-      result = _run_one(row, isolate=isolate, timeout_s=left, peers_dir=peers_dir)
+      result = _run_one(row, isolate=isolate, timeout_s=min(left, max(4 * row["est_s"], 120)),
+                        peers_dir=peers_dir)
     done.append({**row, **result})
     log(bench_report.one_line(done[-1]))
   _ratios(done, tiny)
