@@ -132,7 +132,7 @@ def paper_rows(*, tiny: bool = False, levers=DEFAULT_LEVERS) -> list[dict]:
 
 def select(rows: list[dict], only: str) -> list[dict]:
   """Rows whose group is in the comma list `only` (transformer, peer, lstm, gns,
-  compile, lever); '' keeps all. Peers follow the rows that name them."""
+  compile, lever); '' keeps all. Peers and a lever's base row come along."""
   if not only:
     return rows
   groups = {g.strip() for g in only.split(",") if g.strip()}
@@ -140,5 +140,5 @@ def select(rows: list[dict], only: str) -> list[dict]:
   if groups - known:
     raise ValueError(f"unknown group(s) {sorted(groups - known)}; use some of {sorted(known)}")
   wanted = {r["id"] for r in rows if r["group"] in groups}
-  wanted |= {r["peer"] for r in rows if r["id"] in wanted and r.get("peer")}
+  wanted |= {r[key] for r in rows if r["id"] in wanted for key in ("peer", "base") if r.get(key)}
   return [r for r in rows if r["id"] in wanted]

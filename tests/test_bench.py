@@ -149,3 +149,14 @@ def test_hlo_parser_skips_fused_computations():
           "ENTRY %main.2 (a: f32[4,8]) -> f32[2] {\n"
           "  %a = f32[4,8]{1,0} parameter(0)\n  ROOT %r = f32[2]{0} reduce(%a)\n}\n")
   assert materialised_f32(text) == [(4, 8), (2,)]
+
+
+def test_only_keeps_peers_and_the_levers_base_rows():
+  from scaling import bench_plan  # pylint: disable=g-import-not-at-top
+  rows = bench_plan.paper_rows(levers=("logits_bf16", "lstm_unroll8"))
+  ids = [r["id"] for r in bench_plan.select(rows, "gns,lever")]
+  assert ids == ["transformer 12x768 b16", "lstm 2x1024 b64 scan", "gns overhead 12x768 b16 k4",
+                 "lever logits_bf16", "lever lstm_unroll8"]
+  assert "nanogpt 12x768 b16" in [r["id"] for r in bench_plan.select(rows, "transformer")]
+  with pytest.raises(ValueError, match="unknown group"):
+    bench_plan.select(rows, "gpu")
