@@ -8,8 +8,9 @@ training step of its train.py/bench.py: bf16 autocast, TF32 allowed,
 torch.compile, fused AdamW (configure_optimizers), grad clip 1.0.
 `torch_lstm`: our own PyTorch model of the same function as scaling's LSTM:
 embedding, nn.LSTM (cuDNN), final LayerNorm, logits tied to the embedding,
-fused AdamW, bf16 autocast (cuDNN runs the recurrence in bf16, master weights
-fp32). This module imports no JAX, so the peer has the GPU to itself.
+fused AdamW, bf16 autocast, fp32 master weights; the dtype cuDNN ran the
+recurrence in under autocast is recorded in the row's note.
+This module imports no JAX, so the peer has the GPU to itself.
 `prepare(src, dest)` copies nanoGPT's model.py from a local checkout.
 """
 
@@ -64,30 +65,29 @@ def _nanogpt(row, torch):
   return (lambda x, y: compiled(x, y)[1]), model, opt
 
 
-class _LSTM:
-  """Embedding + nn.LSTM + LayerNorm + tied logits, built lazily (torch imported late)."""
+def _torch_lstm(row, torch):
+  """Embedding + nn.LSTM + LayerNorm + tied logits (torch is imported late, in the child)."""
+  nn = torch.nn
+  d, v = row["d_model"], row["vocab"]
 
-  @staticmethod
-  def build(row, torch):
-    nn = torch.nn
-    d, v = row["d_model"], row["vocab"]
+  class Model(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.embed = nn.Embedding(v, d)
+      self.lstm = nn.LSTM(d, d, num_layers=row["n_layer"], batch_first=True)
+      self.ln_f = nn.LayerNorm(d)
+      self.recurrence_dtype = None
 
-    class Model(nn.Module):
-      def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(v, d)
-        self.lstm = nn.LSTM(d, d, num_layers=row["n_layer"], batch_first=True)
-        self.ln_f = nn.LayerNorm(d)
+    def forward(self, x, y):
+      h, _ = self.lstm(self.embed(x))
+      self.recurrence_dtype = str(h.dtype).replace("torch.", "")
+      logits = self.ln_f(h) @ self.embed.weight.T
+      return nn.functional.cross_entropy(logits.view(-1, v).float(), y.view(-1))
 
-      def forward(self, x, y):
-        h, _ = self.lstm(self.embed(x))
-        logits = self.ln_f(h) @ self.embed.weight.T
-        return nn.functional.cross_entropy(logits.view(-1, v).float(), y.view(-1))
-
-    model = Model().cuda()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1,
-                            fused=True)
-    return model, model, opt
+  model = Model().cuda()
+  opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1,
+                          fused=True)
+  return model, model, opt
 
 
 def measure(row: dict) -> dict:
@@ -98,7 +98,7 @@ def measure(row: dict) -> dict:
   torch.backends.cuda.matmul.allow_tf32 = True
   torch.backends.cudnn.allow_tf32 = True
   loss_fn, model, opt = (_nanogpt(row, torch) if row["kind"] == "nanogpt"
-                         else _LSTM.build(row, torch))
+                         else _torch_lstm(row, torch))
   x = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device="cuda")
   y = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device="cuda")
 
@@ -132,6 +132,8 @@ def measure(row: dict) -> dict:
           "step_time_s": step_s, "compile_time_s": compile_s, "steps_timed": steps,
           "peak_memory_bytes": torch.cuda.max_memory_allocated(),
           "final_loss": float(loss), "dtype": "bf16 autocast",
+          "note": (f"LSTM output {model.recurrence_dtype}" if row["kind"] == "torch_lstm"
+                   else "torch.compile, fused AdamW"),
           "versions": {"torch": torch.__version__, "cuda_runtime": torch.version.cuda,
                        "cudnn": torch.backends.cudnn.version(),
                        "device": torch.cuda.get_device_name(0)}}

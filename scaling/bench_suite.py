@@ -59,6 +59,7 @@ def _in_child(module: str, row: dict, timeout_s: float) -> dict:
 
 def _run_one(row: dict, *, isolate: bool, timeout_s: float, peers_dir: str) -> dict:
   if row["kind"] in PEER_KINDS:
+    peers_dir = os.path.abspath(peers_dir)  # the child runs in the repository root
     row = dict(row, peers_dir=peers_dir)
     why = bench_peers.unavailable(row, peers_dir)
     if why:
