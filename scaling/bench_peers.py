@@ -53,19 +53,20 @@ def unavailable(row: dict, peers_dir: str) -> str | None:
   return None
 
 
-def _nanogpt(row, torch):
+def _nanogpt(row, torch, device):
   sys.path.insert(0, nanogpt_dir(row["peers_dir"]))
   from model import GPT, GPTConfig  # pylint: disable=g-import-not-at-top,import-error
   model = GPT(GPTConfig(block_size=row["n_ctx"], vocab_size=row["vocab"],
                         n_layer=row["n_layer"], n_head=row["n_heads"],
-                        n_embd=row["d_model"], dropout=0.0, bias=True)).cuda()
+                        n_embd=row["d_model"], dropout=0.0, bias=True)).to(device)
   opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-4, betas=(0.9, 0.95),
-                                   device_type="cuda")
-  compiled = torch.compile(model, dynamic=False)  # one shape per process: static kernels
+                                   device_type=device)
+  # one shape per process: static kernels
+  compiled = torch.compile(model, dynamic=False) if row.get("compile", True) else model
   return (lambda x, y: compiled(x, y)[1]), model, opt
 
 
-def _torch_lstm(row, torch):
+def _torch_lstm(row, torch, device):
   """Embedding + nn.LSTM + LayerNorm + tied logits (torch is imported late, in the child)."""
   nn = torch.nn
   d, v = row["d_model"], row["vocab"]
@@ -84,26 +85,33 @@ def _torch_lstm(row, torch):
       logits = self.ln_f(h) @ self.embed.weight.T
       return nn.functional.cross_entropy(logits.view(-1, v).float(), y.view(-1))
 
-  model = Model().cuda()
+  model = Model().to(device)
   opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1,
-                          fused=True)
+                          fused=device == "cuda")
   return model, model, opt
 
 
 def measure(row: dict) -> dict:
+  """Times the peer's train step after warm-up (torch.compile runs in the warm-up).
+
+  row["device"] (default cuda) and row["compile"] (default True) exist so that
+  a CPU smoke test can run the same code without a GPU.
+  """
   import torch  # pylint: disable=g-import-not-at-top
-  if not torch.cuda.is_available():
+  device = row.get("device", "cuda")
+  if device == "cuda" and not torch.cuda.is_available():
     return {"status": "skipped", "reason": "the PyTorch peer needs a CUDA GPU"}
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
   torch.manual_seed(0)
   torch.backends.cuda.matmul.allow_tf32 = True
   torch.backends.cudnn.allow_tf32 = True
-  loss_fn, model, opt = (_nanogpt(row, torch) if row["kind"] == "nanogpt"
-                         else _torch_lstm(row, torch))
-  x = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device="cuda")
-  y = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device="cuda")
+  loss_fn, model, opt = (_nanogpt(row, torch, device) if row["kind"] == "nanogpt"
+                         else _torch_lstm(row, torch, device))
+  x = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device=device)
+  y = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device=device)
 
   def step():
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+    with torch.autocast(device_type=device, dtype=torch.bfloat16):
       loss = loss_fn(x, y)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -111,32 +119,29 @@ def measure(row: dict) -> dict:
     opt.zero_grad(set_to_none=True)
     return loss
 
-  t0 = time.perf_counter()
-  for _ in range(row.get("warmup", 3)):
-    step()
-  torch.cuda.synchronize()
-  compile_s = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  step()
-  torch.cuda.synchronize()
-  steps = int(min(row.get("steps", 50), max(3, row.get("target_s", 2.0) /
-                                           (time.perf_counter() - t0))))
-  start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-  start.record()
-  for _ in range(steps):
-    loss = step()
-  end.record()
-  torch.cuda.synchronize()
-  step_s = start.elapsed_time(end) / 1e3 / steps
+  def timed(n):
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+      loss = step()
+    sync()
+    return (time.perf_counter() - t0) / n, loss
+
+  compile_s, _ = timed(row.get("warmup", 3))
+  one_s, _ = timed(1)
+  steps = int(min(row.get("steps", 50), max(3, (row.get("target_s") or 0) / one_s)))
+  step_s, loss = timed(steps)
+  cuda = device == "cuda"
   return {"status": "measured", "tokens_per_sec": row["batch"] * row["n_ctx"] / step_s,
-          "step_time_s": step_s, "compile_time_s": compile_s, "steps_timed": steps,
-          "peak_memory_bytes": torch.cuda.max_memory_allocated(),
+          "step_time_s": step_s, "compile_time_s": compile_s * row.get("warmup", 3),
+          "steps_timed": steps,
+          "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None,
           "final_loss": float(loss), "dtype": "bf16 autocast",
           "note": (f"LSTM output {model.recurrence_dtype}" if row["kind"] == "torch_lstm"
                    else "torch.compile, fused AdamW"),
           "versions": {"torch": torch.__version__, "cuda_runtime": torch.version.cuda,
-                       "cudnn": torch.backends.cudnn.version(),
-                       "device": torch.cuda.get_device_name(0)}}
+                       "cudnn": torch.backends.cudnn.version() if cuda else None,
+                       "device": torch.cuda.get_device_name(0) if cuda else device}}
 
 
 def main(argv) -> int:

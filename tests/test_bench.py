@@ -160,3 +160,19 @@ def test_only_keeps_peers_and_the_levers_base_rows():
   assert "nanogpt 12x768 b16" in [r["id"] for r in bench_plan.select(rows, "transformer")]
   with pytest.raises(ValueError, match="unknown group"):
     bench_plan.select(rows, "gpu")
+
+
+@pytest.mark.parametrize("kind", ["torch_lstm", "nanogpt"])
+def test_peer_harness_runs_on_the_cpu_where_torch_is_installed(kind):
+  """Where PyTorch is installed, the peer's train step runs (CPU, no torch.compile)."""
+  pytest.importorskip("torch")
+  import os  # pylint: disable=g-import-not-at-top
+  from scaling import bench_peers  # pylint: disable=g-import-not-at-top
+  peers = os.path.join(os.path.dirname(os.path.dirname(__file__)), ".peers")
+  row = {"kind": kind, "n_layer": 1, "d_model": 32, "n_heads": 2, "n_ctx": 16, "batch": 2,
+         "vocab": 128, "steps": 2, "warmup": 1, "device": "cpu", "compile": False,
+         "peers_dir": peers}
+  if bench_peers.unavailable(row, peers):
+    pytest.skip(bench_peers.unavailable(row, peers))
+  r = bench_peers.measure(row)
+  assert r["status"] == "measured" and r["tokens_per_sec"] > 0
