@@ -2,8 +2,9 @@
 
   scaling-bench --inspect_hlo [--levers logits_bf16,chunk_bf16] [--tiny]
 
-Compiles the 12×768, batch 16, n_ctx 1024 step (bf16 compute, as on a GPU)
-from abstract shapes on whatever backend is present, and checks:
+Compiles the 12×768, batch 16, n_ctx 1024 step (bf16 compute, as on a GPU;
+XLA attention off a GPU) from abstract shapes on whatever backend is present
+(on a GPU: the GPU compiler's program, cuDNN attention), and checks:
   f32_logits  how many float32 [B, T, V] arrays (the loss's logits) are materialised
   qkv         one projection per layer producing Q, K and V together
   donation    the donated state's buffers alias the outputs (input_output_alias)
@@ -131,7 +132,9 @@ def inspect_rows(*, tiny: bool = False, levers=("logits_bf16", "chunk_bf16")) ->
   for r in rows:
     if r.get("xla_flags"):
       continue  # flags change the GPU compiler only; the program is the same
-    overrides = {"model.dtype": "bfloat16", "model.attention": "xla", **r.get("overrides", {})}
+    overrides = {"model.dtype": "bfloat16", **r.get("overrides", {})}
+    if jax.default_backend() != "gpu":
+      overrides["model.attention"] = "xla"  # cuDNN attention is GPU-only
     out.append(dict(r, overrides=overrides))
   return out
 
