@@ -67,6 +67,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.scan_layers = False  # scan over stacked blocks: compile time flat in depth
   m.remat = "none"       # none | block: recompute block activations in backward
   m.loss_chunk = 0       # >0: logits and loss computed this many tokens at a time
+  m.logits_bf16 = False  # speed only: logits and their gradient stay bf16, fp32 log-sum-exp
   m.lstm_impl = "auto"  # kind=lstm: auto (cudnn on GPU without dropout, else scan), scan, cudnn
   m.lstm_unroll = 1     # kind=lstm, scan path: positions per jax.lax.scan iteration
 

@@ -83,3 +83,37 @@ def test_scan_program_size_does_not_grow_with_depth():
     return len(fwd.lower(nnx.to_pure_dict(state), jnp.zeros((1, 8), jnp.int32)).as_text())
   assert hlo_size(16, True) < 1.1 * hlo_size(4, True)
   assert hlo_size(16, False) > 2.5 * hlo_size(4, False)  # the loop unrolls
+
+
+@pytest.mark.parametrize("loss_chunk", [0, 16])
+def test_logits_bf16_computes_the_same_loss_and_gradient(loss_chunk):
+  """model.logits_bf16 is speed only: same loss, same gradient within bf16 rounding."""
+  from scaling.train.step import _model_losses  # pylint: disable=g-import-not-at-top
+  model = build_model(_cfg(dtype="bfloat16"), seed=0)
+  graph, state = nnx.split(model)
+  params = nnx.to_pure_dict(state)
+  tokens = jax.random.randint(jax.random.key(5), (2, 65), 0, 259)
+  batch = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
+
+  def loss(p, lowp):
+    return _model_losses(graph, p, batch, 259, loss_chunk=loss_chunk, logits_bf16=lowp).mean()
+
+  (want, g_want), (got, g_got) = (jax.value_and_grad(loss)(params, lowp) for lowp in (False, True))
+  np.testing.assert_allclose(float(got), float(want), rtol=1e-3)
+  for a, b in zip(jax.tree.leaves(g_want), jax.tree.leaves(g_got)):
+    scale = float(jnp.abs(a).max()) + 1e-12
+    assert float(jnp.abs(a - b).max()) / scale < 2e-2
+
+
+def test_lowp_token_losses_gradient_is_softmax_minus_onehot_in_the_logits_dtype():
+  from scaling.train.loss import lowp_token_losses  # pylint: disable=g-import-not-at-top
+  logits = (3 * jax.random.normal(jax.random.key(6), (2, 7, 384))).astype(jnp.bfloat16)
+  targets = jax.random.randint(jax.random.key(7), (2, 7), 0, 300)
+  f32 = lambda x: token_losses(x.astype(jnp.float32), targets, 300).sum()
+  lowp = lambda x: lowp_token_losses(x, targets, 300).sum()
+  np.testing.assert_allclose(float(lowp(logits)), float(f32(logits)), rtol=1e-5)
+  g = jax.grad(lowp)(logits)
+  assert g.dtype == jnp.bfloat16
+  np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(jax.grad(f32)(logits)),
+                             atol=1e-2)
+  assert float(jnp.abs(g[..., 300:].astype(jnp.float32)).max()) == 0.0  # padding: no gradient
