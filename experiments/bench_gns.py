@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
 from scaling import config as configlib
-from scaling.bench import build_step
+from scaling.bench.measure import build_step
 from scaling.train import state as statelib
 
 VARIANTS = (("accumulate", False), ("accumulate+gns", True))

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import run_cli, small_config
 from scaling import accounting
-from scaling.bench import benchmark, peak_flops
+from scaling.bench.measure import benchmark, peak_flops
 
 
 def test_benchmark_reports_throughput_and_mfu_against_a_given_peak():
@@ -35,7 +35,7 @@ def test_cli_writes_json(tmp_path):
 
 
 def test_gns_overhead_compares_against_plain_accumulation():
-  from scaling.bench import gns_overhead
+  from scaling.bench.measure import gns_overhead
   r = gns_overhead(small_config("nano"), steps=2, warmup=1, vocab_size=259)
   assert r["gns_microbatches"] == 2
   assert r["gns_overhead"] == pytest.approx(
@@ -54,7 +54,7 @@ _TEST_LEVERS = "logits_bf16,xla_lhs"  # one config lever, one XLA-flags lever (o
 
 
 def test_paper_suite_runs_every_row_at_tiny_shapes(tmp_path):
-  from scaling import bench_plan  # pylint: disable=g-import-not-at-top
+  from scaling.bench import plan as bench_plan  # pylint: disable=g-import-not-at-top
   out = tmp_path / "bench"
   r = run_cli("scaling.cli.bench", "--suite", "paper", "--tiny", "--noisolate",
               "--levers", _TEST_LEVERS, "--budget_s", "600", "--out", str(out))
@@ -84,7 +84,7 @@ def test_paper_suite_runs_every_row_at_tiny_shapes(tmp_path):
 
 
 def test_suite_skips_every_row_when_the_budget_is_spent(tmp_path):
-  from scaling import bench_plan, bench_suite  # pylint: disable=g-import-not-at-top
+  from scaling.bench import plan as bench_plan, suite as bench_suite  # pylint: disable=g-import-not-at-top
   rows = bench_plan.paper_rows(tiny=True)
   suite = bench_suite.run_suite(rows, str(tmp_path), budget_s=0, tiny=True, log=lambda _: None)
   assert [r["id"] for r in suite["rows"]] == [r["id"] for r in rows]
@@ -93,7 +93,7 @@ def test_suite_skips_every_row_when_the_budget_is_spent(tmp_path):
 
 
 def test_ratio_falls_back_to_the_paper_table_and_says_so():
-  from scaling import bench_plan, bench_suite  # pylint: disable=g-import-not-at-top
+  from scaling.bench import plan as bench_plan, suite as bench_suite  # pylint: disable=g-import-not-at-top
   ours = {"id": "transformer 12x768 b16", "status": "measured", "tokens_per_sec": 500e3,
           "mfu": 0.4, "peer": "nanogpt 12x768 b16"}
   peer = {"id": "nanogpt 12x768 b16", "status": "unavailable", "reason": "absent"}
@@ -107,7 +107,7 @@ def test_ratio_falls_back_to_the_paper_table_and_says_so():
 
 
 def test_prepare_peers_copies_model_py_and_refuses_a_wrong_path(tmp_path):
-  from scaling import bench_peers  # pylint: disable=g-import-not-at-top
+  from scaling.bench import peers as bench_peers  # pylint: disable=g-import-not-at-top
   src = tmp_path / "nanoGPT"
   src.mkdir()
   (src / "model.py").write_text("# stand-in\n")
@@ -130,7 +130,7 @@ def test_unknown_lever_is_a_one_line_error(tmp_path):
 
 
 def test_hlo_inspector_sees_donation_fused_qkv_and_the_f32_logits():
-  from scaling import bench_hlo  # pylint: disable=g-import-not-at-top
+  from scaling.bench import hlo as bench_hlo  # pylint: disable=g-import-not-at-top
   base, lowp, chunk = bench_hlo.inspect_rows(tiny=True, levers=("logits_bf16", "chunk_bf16"))
   r = bench_hlo.inspect(base, run=True)
   assert r["aliased_outputs"] == r["state_buffers"] > 0  # the donated state is reused
@@ -143,7 +143,7 @@ def test_hlo_inspector_sees_donation_fused_qkv_and_the_f32_logits():
 
 
 def test_hlo_parser_skips_fused_computations():
-  from scaling.bench_hlo import materialised_f32  # pylint: disable=g-import-not-at-top
+  from scaling.bench.hlo import materialised_f32  # pylint: disable=g-import-not-at-top
   text = ("%fused_computation.1 (p: f32[4,8]) -> f32[4,8] {\n"
           "  %p = f32[4,8]{1,0} parameter(0)\n}\n"
           "ENTRY %main.2 (a: f32[4,8]) -> f32[2] {\n"
@@ -152,7 +152,7 @@ def test_hlo_parser_skips_fused_computations():
 
 
 def test_only_keeps_peers_and_the_levers_base_rows():
-  from scaling import bench_plan  # pylint: disable=g-import-not-at-top
+  from scaling.bench import plan as bench_plan  # pylint: disable=g-import-not-at-top
   rows = bench_plan.paper_rows(levers=("logits_bf16", "lstm_unroll8"))
   ids = [r["id"] for r in bench_plan.select(rows, "gns,lever")]
   assert ids == ["transformer 12x768 b16", "lstm 2x1024 b64 scan", "gns overhead 12x768 b16 k4",
@@ -167,7 +167,7 @@ def test_peer_harness_runs_on_the_cpu_where_torch_is_installed(kind):
   """Where PyTorch is installed, the peer's train step runs (CPU, no torch.compile)."""
   pytest.importorskip("torch")
   import os  # pylint: disable=g-import-not-at-top
-  from scaling import bench_peers  # pylint: disable=g-import-not-at-top
+  from scaling.bench import peers as bench_peers  # pylint: disable=g-import-not-at-top
   peers = os.path.join(os.path.dirname(os.path.dirname(__file__)), ".peers")
   row = {"kind": kind, "n_layer": 1, "d_model": 32, "n_heads": 2, "n_ctx": 16, "batch": 2,
          "vocab": 128, "steps": 2, "warmup": 1, "device": "cpu", "compile": False,

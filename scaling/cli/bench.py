@@ -60,7 +60,7 @@ def _lever_names(default):
 
 
 def _suite():
-  from scaling import bench_plan, bench_suite  # pylint: disable=g-import-not-at-top
+  from scaling.bench import plan as bench_plan, suite as bench_suite  # pylint: disable=g-import-not-at-top
   if not _OUT.value:
     _fail("--suite needs --out DIR")
   try:
@@ -77,7 +77,7 @@ def _suite():
 
 
 def _inspect():
-  from scaling import bench_hlo  # pylint: disable=g-import-not-at-top
+  from scaling.bench import hlo as bench_hlo  # pylint: disable=g-import-not-at-top
   try:
     rows = bench_hlo.inspect_rows(tiny=_TINY.value,
                                   levers=_lever_names(("logits_bf16", "chunk_bf16")))
@@ -100,7 +100,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   if _PREPARE.value:
-    from scaling import bench_peers  # pylint: disable=g-import-not-at-top
+    from scaling.bench import peers as bench_peers  # pylint: disable=g-import-not-at-top
     try:
       print(f"copied nanoGPT into {bench_peers.prepare(_PREPARE.value, _PEERS.value)}")
     except FileNotFoundError as e:
@@ -113,7 +113,7 @@ def main(argv):
   if _CONFIG.value is None:
     print("error: --config is required", file=sys.stderr)
     sys.exit(2)
-  from scaling.bench import benchmark, gns_overhead  # pylint: disable=g-import-not-at-top
+  from scaling.bench.measure import benchmark, gns_overhead  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   try:
     run = gns_overhead if _GNS.value else benchmark

@@ -23,9 +23,9 @@ import re
 import jax
 import numpy as np
 
-from scaling import bench
-from scaling import bench_plan
-from scaling.bench_rows import row_config
+from scaling.bench import measure as bench
+from scaling.bench import plan as bench_plan
+from scaling.bench.rows import row_config
 
 _SHAPE = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*f32\[([\d,]*)\]")
 _COMPUTATION = re.compile(r"^(ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")

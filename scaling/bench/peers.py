@@ -1,6 +1,6 @@
 """The PyTorch peers of the benchmark suite, each run in its own process.
 
-  python -m scaling.bench_peers ROW_JSON RESULT_JSON
+  python -m scaling.bench.peers ROW_JSON RESULT_JSON
 
 `nanogpt`: Karpathy's nanoGPT model (its own model.py, imported at run time
 from PEERS_DIR/nanoGPT; none of its code is in this repository) and the

@@ -1,13 +1,13 @@
-"""One row of the benchmark suite, measured in JAX (scaling.bench_suite runs it).
+"""One row of the benchmark suite, measured in JAX (scaling.bench.suite runs it).
 
 A row is a plain dict (JSON), so the suite can hand it to a fresh process:
 
-  python -m scaling.bench_rows ROW_JSON RESULT_JSON
+  python -m scaling.bench.rows ROW_JSON RESULT_JSON
 
 kinds: `train` (tokens/s of the real train step), `gns` (the noise-scale
 estimator against plain accumulation over the same k micro-batches, timed
 interleaved), `compile` (lower + compile from shapes alone, nothing runs).
-Every row builds its step with scaling.bench.build_step: the assembly
+Every row builds its step with scaling.bench.measure.build_step: the assembly
 scaling-train uses. Tokens are synthetic; nothing here imports TensorFlow.
 """
 
@@ -61,7 +61,7 @@ def versions() -> dict:
 
 
 def _train(row: dict) -> dict:
-  from scaling.bench import benchmark  # pylint: disable=g-import-not-at-top
+  from scaling.bench.measure import benchmark  # pylint: disable=g-import-not-at-top
   r = benchmark(row_config(row), steps=row.get("steps", 50), warmup=row.get("warmup", 2),
                 vocab_size=row["vocab"], target_s=row.get("target_s"))
   keep = ("tokens_per_sec", "mfu", "peak", "step_time_s", "compile_time_s", "peak_memory_bytes",
@@ -73,7 +73,7 @@ def _train(row: dict) -> dict:
 def _gns(row: dict) -> dict:
   """Interleaved blocks (A, B, A, B, ...) so drift hits both variants alike."""
   import jax  # pylint: disable=g-import-not-at-top
-  from scaling.bench import build_step, synthetic_batch  # pylint: disable=g-import-not-at-top
+  from scaling.bench.measure import build_step, synthetic_batch  # pylint: disable=g-import-not-at-top
   from scaling.train import state as statelib  # pylint: disable=g-import-not-at-top
   runs = []
   for enabled in (False, True):
@@ -104,7 +104,7 @@ def _gns(row: dict) -> dict:
 
 
 def _compile(row: dict) -> dict:
-  from scaling.bench import abstract_batch, build_step  # pylint: disable=g-import-not-at-top
+  from scaling.bench.measure import abstract_batch, build_step  # pylint: disable=g-import-not-at-top
   step, setup, cfg, sharding = build_step(row_config(row), vocab_size=row["vocab"])
   t0 = time.perf_counter()
   step.lower(setup.abstract_state, abstract_batch(cfg, sharding)).compile()

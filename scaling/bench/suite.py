@@ -1,11 +1,11 @@
 """`scaling-bench --suite paper`: every row of the throughput targets in one call.
 
-Each row runs in its own process by default (JAX rows: scaling.bench_rows;
-PyTorch peers: scaling.bench_peers), one after another, so that the frameworks
+Each row runs in its own process by default (JAX rows: scaling.bench.rows;
+PyTorch peers: scaling.bench.peers), one after another, so that the frameworks
 never share the GPU and a lever's XLA_FLAGS apply from the start. A row that
 would not fit in what is left of the time budget, or that the device cannot
 run, is skipped with a one-line reason; a row that overruns is stopped.
-Writes DIR/bench.json and DIR/bench.md (scaling.bench_report).
+Writes DIR/bench.json and DIR/bench.md (scaling.bench.report).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
-from scaling import bench_peers
-from scaling import bench_report
-from scaling.bench_plan import PAPER_TABLE, PAPER_TABLE_SOURCE
+from scaling.bench import peers as bench_peers
+from scaling.bench import report as bench_report
+from scaling.bench.plan import PAPER_TABLE, PAPER_TABLE_SOURCE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_KINDS = ("nanogpt", "torch_lstm")
@@ -64,10 +64,10 @@ def _run_one(row: dict, *, isolate: bool, timeout_s: float, peers_dir: str) -> d
     why = bench_peers.unavailable(row, peers_dir)
     if why:
       return {"status": "unavailable", "reason": why}
-    return _in_child("scaling.bench_peers", row, timeout_s)
+    return _in_child("scaling.bench.peers", row, timeout_s)
   if isolate or row.get("xla_flags"):
-    return _in_child("scaling.bench_rows", row, timeout_s)
-  from scaling import bench_rows  # pylint: disable=g-import-not-at-top
+    return _in_child("scaling.bench.rows", row, timeout_s)
+  from scaling.bench import rows as bench_rows  # pylint: disable=g-import-not-at-top
   try:
     return bench_rows.run_row(row)
   except Exception as e:  # pylint: disable=broad-except
@@ -120,7 +120,7 @@ def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolat
     log(bench_report.one_line(done[-1]))
   _ratios(done, tiny)
   if not isolate and not all(r.get("versions") for r in done):
-    from scaling import bench_rows  # pylint: disable=g-import-not-at-top
+    from scaling.bench import rows as bench_rows  # pylint: disable=g-import-not-at-top
     jax_versions = bench_rows.versions()
   else:
     jax_versions = next((r["versions"] for r in done if r.get("versions")
