@@ -132,3 +132,14 @@ def test_lstm_unroll_computes_the_same_function():
   np.testing.assert_allclose(float(l8), float(l1), rtol=1e-6)
   for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g8)):
     np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("remat", ["none", "block"])
+def test_scan_draws_the_same_dropout_masks_as_the_unrolled_loop(remat):
+  tokens = _tokens()[:, :-1]
+  def out(scan):
+    model = build_model(_cfg(scan_layers=scan, dropout=0.1, remat=remat), seed=0)
+    return np.asarray(model(tokens, nnx.Rngs(dropout=5)))
+  plain = out(False)
+  assert not np.allclose(plain, np.asarray(build_model(_cfg(dropout=0.1), seed=0)(tokens)))
+  np.testing.assert_allclose(out(True), plain, rtol=1e-5, atol=1e-5)

@@ -157,17 +157,17 @@ class Transformer(LanguageModelHead, nnx.Module):
     x_BxTxD = x_BxTxD + self.pos_embed[...][:t].astype(x_BxTxD.dtype)
     x_BxTxD = self.dropout(x_BxTxD, deterministic=rngs is None, rngs=rngs)
     apply = _apply_block if s.remat == "none" else nnx.remat(_apply_block)
+    # one dropout key per layer, the same ones with and without scan
+    keys = jax.random.split(rngs.dropout(), s.n_layer) if rngs is not None else None
     if s.scan_layers and not s.share_layers:
-      x_BxTxD = self._scan_blocks(x_BxTxD, rngs, apply)
+      x_BxTxD = self._scan_blocks(x_BxTxD, keys, apply)
     else:
       for i in range(s.n_layer):
-        x_BxTxD = apply(self.blocks[0 if s.share_layers else i], x_BxTxD, rngs)
+        layer_rngs = nnx.Rngs(dropout=keys[i]) if keys is not None else None
+        x_BxTxD = apply(self.blocks[0 if s.share_layers else i], x_BxTxD, layer_rngs)
     return self.ln_f(x_BxTxD)
 
-  def _scan_blocks(self, x_BxTxD, rngs, apply):
-    n = self.shape.n_layer
-    keys = jax.random.split(rngs.dropout(), n) if rngs is not None else None
-
+  def _scan_blocks(self, x_BxTxD, keys, apply):
     @nnx.scan(in_axes=(nnx.Carry, 0, 0 if keys is not None else None), out_axes=nnx.Carry)
     def body(x_BxTxD, block, key):
       return apply(block, x_BxTxD, nnx.Rngs(dropout=key) if key is not None else None)
