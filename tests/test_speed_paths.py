@@ -143,3 +143,15 @@ def test_scan_draws_the_same_dropout_masks_as_the_unrolled_loop(remat):
   plain = out(False)
   assert not np.allclose(plain, np.asarray(build_model(_cfg(dropout=0.1), seed=0)(tokens)))
   np.testing.assert_allclose(out(True), plain, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(jax.default_backend() != "gpu", reason="cuDNN attention needs a CUDA GPU")
+def test_cudnn_attention_agrees_with_xla_on_gpu():
+  tokens = _tokens()[:, :-1]
+  def out(attention):
+    c = configlib.base_config()
+    configlib.apply_size(c, "micro")
+    c.model.attention, c.model.dtype = attention, "bfloat16"
+    model = build_model(configlib.resolve(c, vocab_size=259, platform="gpu").model, seed=0)
+    return np.asarray(model(tokens).astype(jnp.float32))
+  np.testing.assert_allclose(out("cudnn"), out("xla"), atol=3e-2, rtol=3e-2)
