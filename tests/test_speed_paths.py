@@ -134,15 +134,15 @@ def test_lstm_unroll_computes_the_same_function():
     np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("remat", ["none", "block"])
-def test_scan_draws_the_same_dropout_masks_as_the_unrolled_loop(remat):
+@pytest.mark.parametrize("scan,remat", [(True, "none"), (False, "block"), (True, "block")])
+def test_scan_and_remat_draw_the_same_dropout_masks_as_the_plain_loop(scan, remat):
   tokens = _tokens()[:, :-1]
-  def out(scan):
-    model = build_model(_cfg(scan_layers=scan, dropout=0.1, remat=remat), seed=0)
+  def out(**kw):
+    model = build_model(_cfg(dropout=0.1, **kw), seed=0)
     return np.asarray(model(tokens, nnx.Rngs(dropout=5)))
-  plain = out(False)
+  plain = out()
   assert not np.allclose(plain, np.asarray(build_model(_cfg(dropout=0.1), seed=0)(tokens)))
-  np.testing.assert_allclose(out(True), plain, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(out(scan_layers=scan, remat=remat), plain, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="cuDNN attention needs a CUDA GPU")
