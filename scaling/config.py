@@ -86,12 +86,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.train = t = ml_collections.ConfigDict()
   t.steps = 1000
   t.batch_size = 16   # sequences
-  t.optimizer = "adamw"
+  t.optimizer = "adamw"  # adam | adamw | adafactor (Adam with factored second moments)
   t.lr = config_dict.FieldReference("kaplan", field_type=object)
   t.warmup_steps = 100
   t.schedule = "cosine"
   t.grad_clip = 1.0
-  t.weight_decay = 0.1
+  t.weight_decay = 0.1  # adamw, adafactor: lr_t·wd·W on matrices and embedding (optim.DECAYED)
   t.b1 = 0.9
   t.b2 = 0.95
   t.seed = 0
