@@ -100,6 +100,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.scan_layers = False  # scan over stacked blocks: compile time flat in depth
   m.remat = "none"       # none | block: recompute block activations in backward
   m.loss_chunk = 0       # >0: logits and loss computed this many tokens at a time
+  m.logits_bf16 = False  # speed only: logits and their gradient stay bf16, fp32 log-sum-exp
   m.lstm_impl = "auto"  # kind=lstm: auto (cudnn on GPU without dropout, else scan), scan, cudnn
   m.lstm_unroll = 1     # kind=lstm, scan path: positions per jax.lax.scan iteration
 
@@ -118,12 +119,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.train = t = ml_collections.ConfigDict()
   t.steps = 1000
   t.batch_size = 16   # sequences
-  t.optimizer = "adamw"
+  t.optimizer = "adamw"  # adam | adamw | adafactor (Adam with factored second moments)
   t.lr = config_dict.FieldReference("kaplan", field_type=object)
   t.warmup_steps = 100
   t.schedule = "cosine"
   t.grad_clip = 1.0
-  t.weight_decay = 0.1
+  t.weight_decay = 0.1  # adamw, adafactor: lr_t·wd·W on matrices and embedding (optim.DECAYED)
   t.b1 = 0.9
   t.b2 = 0.95
   t.seed = 0

@@ -159,6 +159,15 @@ RULES = (
     Rule("train.optimizer", lambda c, n: c.train.optimizer in OPTIMIZERS,
          lambda c, n: f"train.optimizer={c.train.optimizer!r} is unknown; use one of "
                       f"{', '.join(OPTIMIZERS)}"),
+    # stacked under scan, a block parameter's leading n_layer axis would change
+    # which two dimensions Adafactor factors once n_layer reaches 128
+    Rule("model.scan_layers", lambda c, n: not (c.train.optimizer == "adafactor"
+                                                and c.model.scan_layers
+                                                and not c.model.share_layers
+                                                and c.model.n_layer >= 128),
+         lambda c, n: f"train.optimizer=adafactor with model.scan_layers=True needs "
+                      f"model.n_layer < 128 (it is {c.model.n_layer}); set "
+                      "model.scan_layers=False"),
     Rule("train.schedule", lambda c, n: c.train.schedule in SCHEDULES,
          lambda c, n: f"train.schedule={c.train.schedule!r} is unknown; use one of "
                       f"{', '.join(SCHEDULES)}"),

@@ -38,6 +38,8 @@ BAD = [
     ({"model.n_heads": 3}, "model.n_heads=3 does not divide model.d_attn=32"),
     ({"data.seq_len": 65}, "data.seq_len=65 is longer than model.n_ctx=64"),
     ({"train.optimizer": "sgd"}, "train.optimizer='sgd' is unknown"),
+    ({"train.optimizer": "adafactor", "model.scan_layers": True, "model.n_layer": 128},
+     "train.optimizer=adafactor with model.scan_layers=True needs model.n_layer < 128"),
     ({"train.schedule": "step"}, "train.schedule='step' is unknown"),
     ({"train.steps": 0}, "train.steps=0 must be a positive integer"),
     ({"train.steps": -5}, "train.steps=-5 must be a positive integer"),

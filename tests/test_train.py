@@ -87,6 +87,15 @@ def test_resume_with_a_different_model_is_refused_and_leaves_the_run_alone(finis
   assert open(os.path.join(workdir, "summary.json")).read() == summary_before
 
 
+def test_resume_with_another_optimizer_is_refused_in_one_line(finished_run, tmp_path):
+  _, workdir, _ = finished_run
+  copy = str(tmp_path / "copy")
+  shutil.copytree(workdir, copy)
+  other = small_config("micro", **{"train.steps": 80, "train.optimizer": "adafactor"})
+  with pytest.raises(ResumeError, match="another optimizer state"):
+    train(other, copy, progress=False)
+
+
 def test_rerunning_a_finished_run_keeps_its_summary(finished_run, tmp_path):
   c, workdir, summary = finished_run
   again = str(tmp_path / "again")

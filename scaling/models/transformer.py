@@ -102,6 +102,17 @@ class Block(nnx.Module):
     return x_BxTxD + drop(self.mlp_out(h_BxTxF))
 
 
+def _stacked(blocks: list[Block]) -> Block:
+  """One Block whose parameters stack those of `blocks` on a leading axis.
+
+  The blocks are initialised one by one exactly as the unrolled model does,
+  so the same seed gives the same weights with and without scan_layers.
+  """
+  states = [nnx.state(block) for block in blocks]
+  stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+  return nnx.merge(nnx.graphdef(blocks[0]), stacked)
+
+
 def _apply_block(block: Block, x_BxTxD, rngs):
   return block(constrain(x_BxTxD, _RESIDUAL), rngs)
 
@@ -119,15 +130,12 @@ class Transformer(LanguageModelHead, nnx.Module):
     self.pos_embed = nnx.Param(
         _normal(_INIT_STD / 2)(rngs.params(), (shape.n_ctx, shape.d_model), pdt),
         axes=(None, "embed"))
+    n_blocks = 1 if shape.share_layers else shape.n_layer
+    blocks = [Block(shape, rngs=rngs) for _ in range(n_blocks)]
     if shape.scan_layers and not shape.share_layers:
-      @nnx.split_rngs(splits=shape.n_layer)
-      @nnx.vmap(in_axes=(0,), out_axes=0)
-      def stacked(rngs):
-        return Block(shape, rngs=rngs)
-      self.blocks = stacked(rngs)  # every parameter gets a leading n_layer axis
+      self.blocks = _stacked(blocks)  # every parameter gets a leading n_layer axis
     else:
-      n_blocks = 1 if shape.share_layers else shape.n_layer
-      self.blocks = nnx.List([Block(shape, rngs=rngs) for _ in range(n_blocks)])
+      self.blocks = nnx.List(blocks)
     self.ln_f = _layer_norm(shape, rngs)
     if not shape.tie_embeddings:
       self.unembed = nnx.Linear(
@@ -149,17 +157,17 @@ class Transformer(LanguageModelHead, nnx.Module):
     x_BxTxD = x_BxTxD + self.pos_embed[...][:t].astype(x_BxTxD.dtype)
     x_BxTxD = self.dropout(x_BxTxD, deterministic=rngs is None, rngs=rngs)
     apply = _apply_block if s.remat == "none" else nnx.remat(_apply_block)
+    # one dropout key per layer, the same ones with and without scan
+    keys = jax.random.split(rngs.dropout(), s.n_layer) if rngs is not None else None
     if s.scan_layers and not s.share_layers:
-      x_BxTxD = self._scan_blocks(x_BxTxD, rngs, apply)
+      x_BxTxD = self._scan_blocks(x_BxTxD, keys, apply)
     else:
       for i in range(s.n_layer):
-        x_BxTxD = apply(self.blocks[0 if s.share_layers else i], x_BxTxD, rngs)
+        layer_rngs = nnx.Rngs(dropout=keys[i]) if keys is not None else None
+        x_BxTxD = apply(self.blocks[0 if s.share_layers else i], x_BxTxD, layer_rngs)
     return self.ln_f(x_BxTxD)
 
-  def _scan_blocks(self, x_BxTxD, rngs, apply):
-    n = self.shape.n_layer
-    keys = jax.random.split(rngs.dropout(), n) if rngs is not None else None
-
+  def _scan_blocks(self, x_BxTxD, keys, apply):
     @nnx.scan(in_axes=(nnx.Carry, 0, 0 if keys is not None else None), out_axes=nnx.Carry)
     def body(x_BxTxD, block, key):
       return apply(block, x_BxTxD, nnx.Rngs(dropout=key) if key is not None else None)

@@ -88,8 +88,19 @@ class Checkpointer:
                             ) from e
 
   def restore(self, step: int, abstract_state):
-    restored = self.manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract_state)))
+    """The state saved at `step`; raises ResumeError when its tree differs from
+    `abstract_state` (another train.optimizer, or an `adafactor` checkpoint from
+    before Adafactor became Adam with factored second moments)."""
+    try:
+      restored = self.manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state)))
+    except ValueError as e:
+      if "tree structures do not match" not in str(e):
+        raise
+      raise ResumeError(
+          f"the checkpoint in {self.directory} holds another optimizer state than this "
+          "run's train.optimizer makes (a changed optimizer, or adafactor before its "
+          "rewrite); use a new --workdir or the optimizer it was made with") from None
     return restored.state
 
   def reached_preemption(self, step: int) -> bool:

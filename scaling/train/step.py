@@ -22,14 +22,15 @@ from scaling.train.loss import chunked_token_losses, token_losses
 from scaling.train.state import Setup
 
 
-def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_chunk=0):
+def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_chunk=0,
+                  logits_bf16=False):
   model = nnx.merge(graphdef, params)
   rngs = nnx.Rngs(dropout=dropout_key) if dropout_key is not None else None
   if loss_chunk:
     return chunked_token_losses(model.hidden(batch["inputs"], rngs), model.logits,
-                                batch["targets"], vocab_size, loss_chunk)
+                                batch["targets"], vocab_size, loss_chunk, logits_bf16)
   logits_BxTxV = model(batch["inputs"], rngs)
-  return token_losses(logits_BxTxV, batch["targets"], vocab_size)
+  return token_losses(logits_BxTxV, batch["targets"], vocab_size, logits_bf16)
 
 
 def parse_injection(spec: str):
@@ -53,7 +54,7 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
   def loss_fn(params, batch, step):
     key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
     return _model_losses(setup.graphdef, params, batch, vocab_size, key,
-                         model_cfg.loss_chunk).mean()
+                         model_cfg.loss_chunk, model_cfg.logits_bf16).mean()
 
   def grads_and_gns(state, batch):
     """Mean loss and gradient over k micro-batches; the noise-scale EMA and metrics."""

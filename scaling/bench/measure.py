@@ -46,19 +46,39 @@ def synthetic_batch(rng, batch_size, seq_len, vocab_size):
   return {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
 
 
-def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | None = None,
-              peak: float | None = None) -> dict:
-  """Times `steps` train steps after `warmup` (the first compiles)."""
+def build_step(config, *, vocab_size: int | None = None, gns: bool | None = None):
+  """(jitted train step, Setup, resolved config, batch sharding) of `config`:
+  the same assembly as scaling-train (make_setup, make_train_step, donation)."""
   vocab = vocab_size or config.model.vocab_size or 50257
   cfg = configlib.resolve(config, vocab_size=vocab, platform=jax.default_backend())
   validate(cfg, jax.device_count())
   mesh = shardlib.make_mesh(cfg.mesh)
-  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
+  gns_on = cfg.gns.enabled if gns is None else gns
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed,
+                              gns=gns_on)
   step_fn = steplib.jit_train_step(setup, steplib.make_train_step(
-      setup, cfg.model, cfg.train, optim.schedule(cfg.train)))
+      setup, cfg.model, cfg.train, optim.schedule(cfg.train), cfg.gns))
+  return step_fn, setup, cfg, shardlib.batch_sharding(mesh)
+
+
+def abstract_batch(cfg, sharding) -> dict:
+  """The batch's ShapeDtypeStructs, for compiling without data."""
+  spec = jax.ShapeDtypeStruct((cfg.train.batch_size, cfg.data.seq_len), np.int32,
+                              sharding=sharding)
+  return {"inputs": spec, "targets": spec}
+
+
+def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | None = None,
+              peak: float | None = None, target_s: float | None = None) -> dict:
+  """Times `steps` train steps after `warmup` (the first compiles).
+
+  target_s: time about this long instead, between 3 and `steps` steps (the
+  count is set from one timed step after warm-up).
+  """
+  step_fn, setup, cfg, sharding = build_step(config, vocab_size=vocab_size)
+  vocab = cfg.model.vocab_size
   state = statelib.init_state(cfg.model, setup, cfg.train.seed)
   rng = np.random.default_rng(0)
-  sharding = shardlib.batch_sharding(mesh)
   batches = [{k: jax.device_put(v, sharding) for k, v in
               synthetic_batch(rng, cfg.train.batch_size, cfg.data.seq_len, vocab).items()}
              for _ in range(2)]
@@ -69,6 +89,11 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
   for i in range(warmup):
     state, metrics = compiled(state, batches[i % 2])
   jax.block_until_ready(state)
+  if target_s:
+    t0 = time.perf_counter()
+    state, metrics = compiled(state, batches[0])
+    jax.block_until_ready(metrics)
+    steps = int(min(steps, max(3, target_s / (time.perf_counter() - t0))))
   t0 = time.perf_counter()
   for i in range(steps):
     state, metrics = compiled(state, batches[i % 2])
@@ -87,6 +112,7 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
   peak_value, peak_name = (peak, f"given {peak / 1e12:.0f} TFLOP/s") if peak else \
       peak_flops(device)
   memory = (device.memory_stats() or {}) if hasattr(device, "memory_stats") else {}
+  step_memory = compiled.memory_analysis()
   return {
       "config": cfg.name, "device": getattr(device, "device_kind", device.platform),
       "n_devices": jax.device_count(), "jax": jax.__version__,
@@ -101,8 +127,18 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
              if peak_value else None,
       "peak": peak_name,
       "peak_memory_bytes": memory.get("peak_bytes_in_use"),
+      "step_memory_bytes": _footprint(step_memory),
+      "steps_timed": steps,
       "final_loss": float(metrics["loss"]),
   }
+
+
+def _footprint(analysis) -> int | None:
+  """Bytes the compiled step needs: arguments + outputs + temporaries − donated."""
+  if analysis is None:
+    return None
+  return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+             + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
 
 
 def gns_overhead(config, **kwargs) -> dict:

@@ -1,0 +1,144 @@
+"""The rows of `scaling-bench --suite paper`, in the order they are measured.
+
+Each row is a plain dict (it travels to a child process as JSON). The order is
+the priority when the time budget runs short: each of our Transformer rows
+with its nanoGPT peer, the LSTM rows with the PyTorch LSTM, the noise-scale
+overhead, compile time against depth, then the levers. `est_s` is a rough
+cost on one H100/H200 (process start, compile, timing; guesses until a GPU
+run replaces them); a row is skipped when less budget is left than that, and
+stopped after 4× that (at least 2 minutes).
+"""
+
+from __future__ import annotations
+
+# The peers' throughput on one H100 80GB (../shared/paper.md), used only when a
+# peer cannot run in the same call, and then marked as such.
+PAPER_TABLE = {
+    "nanogpt 12x768 b16": 454.5e3, "nanogpt 12x768 b32": 477.6e3,
+    "nanogpt 24x1024 b16": 181.2e3, "torch lstm 2x512 b64": 478e3,
+    "torch lstm 2x1024 b64": 409e3, "torch lstm 4x1024 b32": 193e3,
+}
+PAPER_TABLE_SOURCE = "../shared/paper.md table (one H100 80GB, not this machine)"
+
+# name: (config overrides, XLA_FLAGS, what it should change[, base row]).
+# Ordered by the gain expected; each adds one row beside its base row
+# (default the 12x768 b16 Transformer) and reports the ratio to it.
+BASE = "transformer 12x768 b16"
+LEVERS = {
+    "logits_bf16": ({"model.logits_bf16": True}, "",
+                    "bf16 logits gradient, fp32 only inside the log-sum-exp: "
+                    "+5% in the paper's plain JAX step"),
+    "no_triton_gemm": ({}, "--xla_gpu_enable_triton_gemm=false",
+                       "cuBLAS for every matmul instead of XLA's Triton GEMMs"),
+    "xla_lhs": ({}, "--xla_gpu_enable_latency_hiding_scheduler=true",
+                "latency-hiding scheduler: overlaps independent kernels"),
+    "lstm_unroll8": ({"model.lstm_unroll": 8}, "",
+                     "8 positions per scan iteration: fewer loop launches",
+                     "lstm 2x1024 b64 scan"),
+    "chunk_bf16": ({"model.loss_chunk": 256, "model.logits_bf16": True}, "",
+                   "loss in 4 chunks of 256 positions, bf16 logits: less memory, "
+                   "logits matmul recomputed"),
+    "cmd_buffers_off": ({}, "--xla_gpu_enable_command_buffer=",
+                        "no CUDA graphs: checks what command buffers give"),
+    "scan_layers": ({"model.scan_layers": True}, "",
+                    "one compiled block: faster compile, maybe slower step"),
+    "remat_block": ({"model.remat": "block"}, "",
+                    "recompute block activations: checks that remat off is right"),
+}
+DEFAULT_LEVERS = tuple(LEVERS)
+
+T_TARGET = "≥1.15× nanoGPT"
+LSTM_TARGET = "≥1.0× cuDNN (floor 0.8×)"
+
+
+def _shape(row, tiny):
+  """Shrinks a row to CPU size in tiny mode (ids stay, so the table keeps its rows)."""
+  if not tiny:
+    return row
+  small = dict(row, n_ctx=32, vocab=259, batch=max(2, row["batch"] // 8), est_s=1)
+  small["d_model"] = max(16, row["d_model"] // 32)
+  if row.get("n_heads"):
+    small["n_heads"] = 2
+  small["n_layer"] = row["n_layer"] // 12 if row["kind"] == "compile" else 1
+  if row["kind"] == "gns":
+    small["batch"] = 8
+  if row.get("overrides", {}).get("model.loss_chunk"):
+    small["overrides"] = dict(row["overrides"], **{"model.loss_chunk": 8})
+  small.update(steps=2, warmup=1, target_s=None, blocks=2)
+  return small
+
+
+def _transformer(n_layer, d_model, n_heads, batch, **kw):
+  return {"group": "transformer", "kind": "train", "model": "transformer",
+          "n_layer": n_layer, "d_model": d_model, "n_heads": n_heads, "n_ctx": 1024,
+          "batch": batch, "vocab": 50257, "steps": 50, "target_s": 2.0, "est_s": 35, **kw}
+
+
+def _nanogpt(n_layer, d_model, n_heads, batch):
+  return {"id": f"nanogpt {n_layer}x{d_model} b{batch}", "group": "peer", "kind": "nanogpt",
+          "n_layer": n_layer, "d_model": d_model, "n_heads": n_heads, "n_ctx": 1024,
+          "batch": batch, "vocab": 50304, "steps": 50, "target_s": 2.0, "est_s": 55}
+
+
+def _lstm(n_layer, d_model, batch, impl):
+  dtype = "fp32 inputs, TF32" if impl == "cudnn" else "bf16"
+  return {"id": f"lstm {n_layer}x{d_model} b{batch} {impl}", "group": "lstm", "kind": "train",
+          "model": "lstm", "n_layer": n_layer, "d_model": d_model, "n_ctx": 1024,
+          "batch": batch, "vocab": 50257, "overrides": {"model.lstm_impl": impl},
+          "needs": "gpu" if impl == "cudnn" else None, "note": dtype,
+          "peer": f"torch lstm {n_layer}x{d_model} b{batch}", "target": LSTM_TARGET,
+          "steps": 30, "target_s": 2.0, "est_s": 25 if impl == "cudnn" else 30}
+
+
+def _torch_lstm(n_layer, d_model, batch):
+  return {"id": f"torch lstm {n_layer}x{d_model} b{batch}", "group": "peer",
+          "kind": "torch_lstm", "n_layer": n_layer, "d_model": d_model, "n_ctx": 1024,
+          "batch": batch, "vocab": 50304, "steps": 30, "target_s": 2.0, "est_s": 15}
+
+
+def paper_rows(*, tiny: bool = False, levers=DEFAULT_LEVERS) -> list[dict]:
+  """Every row of the paper suite, in measuring order."""
+  unknown = [name for name in levers if name not in LEVERS]
+  if unknown:
+    raise ValueError(f"unknown lever(s) {unknown}; use some of {', '.join(LEVERS)}")
+  rows = []
+  for n_layer, d_model, n_heads, batch in ((12, 768, 12, 16), (12, 768, 12, 32),
+                                           (24, 1024, 16, 16)):
+    peer = _nanogpt(n_layer, d_model, n_heads, batch)
+    rows += [_transformer(n_layer, d_model, n_heads, batch,
+                          id=f"transformer {n_layer}x{d_model} b{batch}",
+                          peer=peer["id"], target=T_TARGET), peer]
+  for n_layer, d_model, batch in ((2, 512, 64), (2, 1024, 64), (4, 1024, 32)):
+    rows += [_lstm(n_layer, d_model, batch, "cudnn"), _lstm(n_layer, d_model, batch, "scan"),
+             _torch_lstm(n_layer, d_model, batch)]
+  rows.append(_transformer(12, 768, 12, 16, id="gns overhead 12x768 b16 k4", group="gns",
+                           kind="gns", k=4, steps=5, blocks=6, target="≤2% of a step",
+                           est_s=50))
+  for n_layer in (12, 48):
+    rows.append(_transformer(n_layer, 768, 12, 16, id=f"compile {n_layer}x768 scan",
+                             group="compile", kind="compile", est_s=30,
+                             overrides={"model.scan_layers": True},
+                             target="48 ≤ 2× 12" if n_layer == 48 else ""))
+  by_id = {r["id"]: r for r in rows}
+  for name in levers:
+    overrides, xla_flags, why, *base = LEVERS[name]
+    base = by_id[base[0] if base else BASE]
+    rows.append({**base, "id": f"lever {name}", "group": "lever", "lever": name,
+                 "overrides": {**base.get("overrides", {}), **overrides},
+                 "xla_flags": xla_flags, "note": why, "base": base["id"],
+                 "peer": None, "target": ""})
+  return [_shape(r, tiny) for r in rows]
+
+
+def select(rows: list[dict], only: str) -> list[dict]:
+  """Rows whose group is in the comma list `only` (transformer, peer, lstm, gns,
+  compile, lever); '' keeps all. Peers and a lever's base row come along."""
+  if not only:
+    return rows
+  groups = {g.strip() for g in only.split(",") if g.strip()}
+  known = {r["group"] for r in rows}
+  if groups - known:
+    raise ValueError(f"unknown group(s) {sorted(groups - known)}; use some of {sorted(known)}")
+  wanted = {r["id"] for r in rows if r["group"] in groups}
+  wanted |= {r[key] for r in rows if r["id"] in wanted for key in ("peer", "base") if r.get(key)}
+  return [r for r in rows if r["id"] in wanted]
