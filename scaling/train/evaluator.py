@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import jax
 
@@ -47,7 +47,7 @@ class Evaluator:
   batches: list
   tokens_per_byte: float
   extra: dict                    # name -> (batches, tokens_per_byte)
-  windows: Callable | None       # () -> the per-position windows (eval.position_stride)
+  windows: Iterable | None       # the final evaluation's per-position windows, read once
   batch_tokens: int
 
   @classmethod
@@ -57,9 +57,8 @@ class Evaluator:
     batches = datalib.evaluation_batches(store, cfg, n_batches=cfg.eval.batches,
                                          progress=progress, **procs)
     windows = None
-    if cfg.eval.position_stride:  # a stride too coarse for the split fails now, not at the end
-      datalib.position_batches(store, cfg, **procs)
-      windows = lambda: datalib.position_batches(store, cfg, **procs)  # pylint: disable=unnecessary-lambda-assignment
+    if cfg.eval.position_stride:  # built (and a stride too coarse refused) now, read at the end
+      windows = datalib.position_batches(store, cfg, **procs)
     extra = datalib.extra_eval_sets(cfg, vocab, progress=progress, **procs)
     return cls(eval_step, mesh, batches, store.tokens_per_byte("validation"), extra,
                windows, cfg.batch_tokens)
@@ -68,8 +67,9 @@ class Evaluator:
     """(the eval.jsonl row, everything measured: the row, per-position loss)."""
     out = evaluate(self.eval_step, params, self.batches, self.mesh, self.tokens_per_byte)
     if final and self.windows:  # the summary's per_position_loss: overlapping windows
-      positions = evaluate(self.eval_step, params, self.windows(), self.mesh,
+      positions = evaluate(self.eval_step, params, self.windows, self.mesh,
                            self.tokens_per_byte)
+      self.windows = None
       out["per_position_loss"] = positions["per_position_loss"]
       out["per_position_val_loss"] = positions["val_loss"]
     row = {"step": step, "tokens": step * self.batch_tokens,
