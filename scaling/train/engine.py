@@ -79,12 +79,13 @@ def build(cfg: configlib.RunConfig, *, mesh_cfg=None, train: bool = True,
   whether the state carries the noise-scale moving averages."""
   mesh = shardlib.make_mesh(mesh_cfg if mesh_cfg is not None else cfg.mesh)
   gns = cfg.gns.enabled if gns is None else gns
-  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed,
-                              gns=gns)
+  lr_schedule = optim.schedule(cfg.train)
+  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train, lr_schedule), mesh,
+                              cfg.train.seed, gns=gns)
   train_step = None
   if train:
     train_step = steplib.jit_train_step(setup, steplib.make_train_step(
-        setup, cfg.model, cfg.train, optim.schedule(cfg.train), cfg.gns))
+        setup, cfg.model, cfg.train, lr_schedule, cfg.gns))
   eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
   return Engine(cfg, mesh, setup, train_step, eval_step)
 
