@@ -232,8 +232,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
     state = statelib.init_state(cfg.model, setup, cfg.train.seed)
     start = 0
   else:
-    state = ckpt.restore(resume_step, setup.abstract_state)
-    start = resume_step
+    start, state = ckpt.restore(resume_step, setup.abstract_state)  # the newest intact one
   if is_main:
     records.write_json(os.path.join(workdir, "config.json"), cfg.to_dict())
     for w in writers.values():
