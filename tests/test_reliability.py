@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, small_config
 from scaling import config as configlib
 from scaling import sharding as shardlib
+from scaling.data.store import LockBusy, locked
 from scaling.train import optim, records
 from scaling.train import state as statelib
 from scaling.train import step as steplib
@@ -192,3 +193,31 @@ def test_with_no_intact_checkpoint_the_run_stops_naming_it(tmp_path):
   assert f"checkpoints{os.sep}10 is damaged" in errors[0]
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["10", "5"]  # untouched
 
+
+def test_a_second_trainer_on_a_held_workdir_refuses_with_one_line(tmp_path):
+  workdir = str(tmp_path / "run")
+  os.makedirs(workdir)
+  holder = f"pid {os.getpid()} on host testhost since now"
+  with locked(os.path.join(workdir, "train.lock"), holder=holder):
+    second = _train_cli(workdir)
+  assert second.returncode == 73, second.stderr
+  lines = [l for l in second.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error: "), second.stderr
+  assert f"pid {os.getpid()} on host testhost" in lines[0] and workdir in lines[0]
+  assert sorted(os.listdir(workdir)) == ["train.lock"]  # nothing written
+
+
+def test_the_lock_of_a_killed_holder_does_not_block(tmp_path):
+  path = str(tmp_path / "train.lock")
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from scaling.data.store import locked\n"
+       "with locked(sys.argv[1], holder='pid x'):\n  print('held', flush=True); time.sleep(600)",
+       path], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  with pytest.raises(LockBusy, match="held by pid x"):
+    with locked(path, wait=0.3):
+      pass
+  holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the flock
+  holder.wait()
+  with locked(path, wait=5):
+    pass
