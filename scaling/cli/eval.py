@@ -63,7 +63,7 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   from scaling.train import optim, records  # pylint: disable=g-import-not-at-top
   from scaling.train import state as statelib  # pylint: disable=g-import-not-at-top
   from scaling.train import step as steplib  # pylint: disable=g-import-not-at-top
-  from scaling.train.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+  from scaling.train.checkpoint import CheckpointError, Checkpointer  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import evaluate  # pylint: disable=g-import-not-at-top
 
   cfg = load_run_config(workdir)
@@ -106,7 +106,10 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   if cfg.model.get("attention") == "cudnn" and jax.default_backend() != "gpu":
     cfg.model.attention = "xla"
   setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed)
-  state = ckpt.restore(step, setup.abstract_state)
+  try:  # the latest checkpoint, checked against its digest
+    _, state = ckpt.restore(step, setup.abstract_state, fallback=False)
+  except CheckpointError as e:
+    raise DataError(str(e)) from None
   ckpt.close()
   eval_step = steplib.jit_eval_step(setup, steplib.make_eval_step(setup, cfg.model))
   tokens_per_byte = store.tokens_per_byte(split)
