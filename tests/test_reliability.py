@@ -1,4 +1,4 @@
-"""Faults: non-finite steps, failed and partial saves. (SIGTERM: test_train.py.)"""
+"""Faults: non-finite steps, failed, partial and damaged saves. (SIGTERM: test_train.py.)"""
 
 import json
 import os
@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, small_config
 from scaling import config as configlib
 from scaling import sharding as shardlib
+from scaling.data.store import LockBusy, locked
 from scaling.train import optim, records
 from scaling.train import state as statelib
 from scaling.train import step as steplib
@@ -95,8 +96,8 @@ ARGS = ["--config", "configs/transformer.py:size=nano", "--progress=false",
         "--config.checkpoint.every_steps=5", "--config.eval.batches=1"]
 
 
-def _train_cli(workdir, file_limit_kb=None):
-  cmd = [sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", workdir]
+def _train_cli(workdir, *extra, file_limit_kb=None):
+  cmd = [sys.executable, "-m", "scaling.cli.train", *ARGS, *extra, "--workdir", workdir]
   if file_limit_kb:  # a disk that refuses large files, as a full disk would
     cmd = ["bash", "-c", f"ulimit -f {file_limit_kb}; trap '' XFSZ; exec \"$@\"", "_", *cmd]
   return subprocess.run(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
@@ -145,3 +146,78 @@ def test_the_same_config_twice_gives_identical_per_step_losses(tmp_path):
     train(cfg, str(tmp_path / name), progress=False)
     losses.append([(r["step"], r["loss"], r["grad_norm"]) for r in _rows(str(tmp_path / name))])
   assert losses[0] == losses[1]
+
+
+def _damage(checkpoint_dir, n_bytes):
+  """Inverts n_bytes spread over the largest array file of a checkpoint (orbax's
+  OCDBT layout: state/ocdbt.process_0/d/<hash>, zstd-compressed chunks)."""
+  files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(checkpoint_dir, "state"))
+           for f in fs]
+  path = max(files, key=os.path.getsize)
+  assert f"{os.sep}d{os.sep}" in path, path
+  size = os.path.getsize(path)
+  with open(path, "r+b") as f:
+    for k in range(n_bytes):
+      f.seek(size // 3 + k * (size // (3 * n_bytes)))
+      byte = f.read(1)[0]
+      f.seek(-1, os.SEEK_CUR)
+      f.write(bytes([byte ^ 0xFF]))
+
+
+# 4 bytes still decompress (wrong values: caught by the digest); 3000 make the
+# reader itself fail (zstd "Data corruption detected")
+@pytest.mark.parametrize("n_bytes", [4, 3000])
+def test_a_damaged_checkpoint_is_never_trained_on(n_bytes, tmp_path):
+  workdir = str(tmp_path / "run")
+  assert _train_cli(workdir).returncode == 0  # checkpoints 5 and 10
+  _damage(os.path.join(workdir, "checkpoints", "10"), n_bytes)
+  again = _train_cli(workdir, "--config.train.steps=15")
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "diverged" not in again.stderr and "Traceback" not in again.stderr, again.stderr
+  said = [l for l in again.stderr.splitlines() if "damaged" in l]
+  assert len(said) == 1 and f"checkpoints{os.sep}10 is damaged" in said[0], again.stderr
+  assert "resuming from step 5" in said[0]
+  assert [r["step"] for r in _rows(workdir)] == list(range(1, 16))  # each step once
+  assert os.listdir(os.path.join(workdir, "checkpoints-damaged")) == ["10"]  # kept, aside
+
+
+def test_with_no_intact_checkpoint_the_run_stops_naming_it(tmp_path):
+  workdir = str(tmp_path / "run")
+  assert _train_cli(workdir).returncode == 0
+  for step in ("5", "10"):
+    _damage(os.path.join(workdir, "checkpoints", step), 3000)
+  again = _train_cli(workdir, "--config.train.steps=15")
+  assert again.returncode == 1 and "Traceback" not in again.stderr, again.stderr
+  errors = [l for l in again.stderr.splitlines() if l.strip()]
+  assert len(errors) == 1 and errors[0].startswith("error: checkpoint "), again.stderr
+  assert f"checkpoints{os.sep}10 is damaged" in errors[0]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["10", "5"]  # untouched
+
+
+def test_a_second_trainer_on_a_held_workdir_refuses_with_one_line(tmp_path):
+  workdir = str(tmp_path / "run")
+  os.makedirs(workdir)
+  holder = f"pid {os.getpid()} on host testhost since now"
+  with locked(os.path.join(workdir, "train.lock"), holder=holder):
+    second = _train_cli(workdir)
+  assert second.returncode == 73, second.stderr
+  lines = [l for l in second.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error: "), second.stderr
+  assert f"pid {os.getpid()} on host testhost" in lines[0] and workdir in lines[0]
+  assert sorted(os.listdir(workdir)) == ["train.lock"]  # nothing written
+
+
+def test_the_lock_of_a_killed_holder_does_not_block(tmp_path):
+  path = str(tmp_path / "train.lock")
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from scaling.data.store import locked\n"
+       "with locked(sys.argv[1], holder='pid x'):\n  print('held', flush=True); time.sleep(600)",
+       path], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  with pytest.raises(LockBusy, match="held by pid x"):
+    with locked(path, wait=0.3):
+      pass
+  holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the flock
+  holder.wait()
+  with locked(path, wait=5):
+    pass

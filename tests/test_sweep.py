@@ -1,4 +1,5 @@
-"""The sweep runner: skip, resume, failure isolation, shards, results once."""
+"""The sweep runner: skip, resume, failure isolation, shards, results once, one
+writer per member."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 from conftest import REPO, run_cli
 from scaling.sweep import runner as runlib
 from scaling.sweep.experiment import ExperimentError, load_experiment
+from scaling.train import records
 
 EXPERIMENT = textwrap.dedent('''
     from scaling import config as configlib
@@ -140,3 +142,49 @@ def test_dry_run_counts_compute_as_a_run_does_for_shared_layers(tmp_path):
   final_ln = 2 * 64  # scale and bias of d_model = 64
   block = d["N"] - final_ln
   assert d["C"] / d["D"] == 6 * (2 * block + final_ln)  # micro: n_layer = 2
+
+
+def _trainer_pid(workdir):
+  for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{pid}/cmdline", "rb") as f:
+        args = f.read().decode(errors="replace").split("\0")
+    except OSError:
+      continue
+    if "scaling.cli.train" in args and workdir in args:
+      return int(pid)
+  raise AssertionError(f"no trainer running in {workdir}")
+
+
+def _alive(pid):
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().split(")")[-1].split()[0] != "Z"
+  except OSError:
+    return False
+
+
+def test_a_sigkilled_runner_takes_its_member_down_and_a_rerun_writes_each_step_once(
+    experiment_file, tmp_path):
+  sweep_dir = str(tmp_path / "sweep")
+  env = dict(os.environ, PYTHONPATH=REPO)
+  cmd = [sys.executable, "-m", "scaling.cli.sweep", "--config", f"{experiment_file}:slow",
+         "--workdir", sweep_dir]
+  proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  metrics = os.path.join(sweep_dir, "m0", "metrics.jsonl")
+  deadline = time.time() + 300
+  while time.time() < deadline and not (os.path.exists(metrics) and os.path.getsize(metrics)):
+    time.sleep(0.1)
+  member_pid = _trainer_pid(os.path.join(sweep_dir, "m0"))
+  proc.kill()  # SIGKILL: the runner cannot forward anything
+  proc.wait()
+  again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+  assert again.returncode == 0, again.stdout + again.stderr
+  assert not _alive(member_pid)
+  for member in ("m0", "m1"):
+    rows = records.read_jsonl(os.path.join(sweep_dir, member, "metrics.jsonl"))
+    assert [r["step"] for r in rows] == list(range(1, 401)), member
+    evals = records.read_jsonl(os.path.join(sweep_dir, member, "eval.jsonl"))
+    steps = [r["step"] for r in evals]
+    assert steps == sorted(set(steps)) and steps[-1] == 400, (member, steps)

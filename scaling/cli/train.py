@@ -4,8 +4,9 @@
       --config.train.steps=300
 
 Running the same command again resumes from the latest checkpoint.
-Exit codes: 0 done, 2 bad input, 3 diverged (non-finite loss or gradient),
-75 preempted (checkpoint saved; rerun).
+Exit codes: 0 done, 1 a checkpoint could not be saved or none is intact,
+2 bad input, 3 diverged (non-finite loss or gradient), 73 another trainer
+holds --workdir, 75 preempted (checkpoint saved; rerun).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", None, "Multi-process: number of processes (or SCALING_NUM_PROCESSES).")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", None, "Multi-process: this process's id (or SCALING_PROCESS_ID).")
+_LOCK_WAIT = flags.DEFINE_float(
+    "lock_wait", 0.0, "Seconds to wait for another trainer on --workdir to finish "
+    "before refusing (exit 73).")
 _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Multi-process with peers found by JAX (TPU VM slices, SLURM).")
 
@@ -43,12 +47,15 @@ def main(argv):
     fail("--config is required, e.g. --config configs/transformer.py:size=tiny")
   if not _WORKDIR.value:
     fail("--workdir is required: the directory for checkpoints and logs")
+  from scaling.sweep.lifeline import die_with_parent  # pylint: disable=g-import-not-at-top
+  die_with_parent()  # a sweep member ends with its runner (no-op when run by hand)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Imported here so that --help and flag errors are fast.
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
   from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import EXIT_DIVERGED, EXIT_PREEMPTED, Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
+  from scaling.train.runlock import EXIT_BUSY, WorkdirBusy  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
   try:
@@ -57,7 +64,11 @@ def main(argv):
   except ValueError as e:
     fail(str(e))
   try:
-    summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
+    summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value,
+                    lock_wait=_LOCK_WAIT.value)
+  except WorkdirBusy as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(EXIT_BUSY)
   except Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(EXIT_PREEMPTED)

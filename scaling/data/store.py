@@ -259,12 +259,41 @@ def list_stores(cache_dir: str | None = None) -> list[tuple[str, dict | None]]:
   return out
 
 
+class LockBusy(RuntimeError):
+  """`locked(..., wait=S)` found the lock still held after S seconds."""
+
+  def __init__(self, lock_path: str, holder: str):
+    super().__init__(f"{lock_path} is held by {holder or 'another process'}")
+    self.holder = holder
+
+
 @contextlib.contextmanager
-def locked(lock_path: str):
-  """An exclusive advisory lock on `lock_path`, held while the block runs."""
+def locked(lock_path: str, *, wait: float | None = None, holder: str = ""):
+  """An exclusive advisory lock on `lock_path`, held while the block runs.
+
+  flock: the kernel releases it when the holder exits or is killed, so a dead
+  process never blocks the next one. wait=None waits for as long as it takes;
+  otherwise LockBusy (naming the holder) after `wait` seconds. `holder` (who
+  holds it: pid, host) is written into the file while held.
+  """
   with open(lock_path, "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+      try:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+        break
+      except BlockingIOError:
+        if time.monotonic() >= deadline:
+          with open(lock_path, errors="replace") as f:
+            raise LockBusy(lock_path, f.read().strip()) from None
+        time.sleep(0.2)
     try:
+      if holder:
+        lock.truncate(0)
+        lock.write(holder)
+        lock.flush()
       yield
     finally:
+      if holder:
+        lock.truncate(0)
       fcntl.flock(lock, fcntl.LOCK_UN)

@@ -7,6 +7,11 @@ DIR/results.jsonl        one line per finished member: its summary + overrides,
                          rewritten atomically from the members' summary.json
                          files, so a kill never leaves a half line and every
                          member appears exactly once.
+
+A member never outlives the runner (lifeline.py: killed even by SIGKILL, the
+runner takes its members down, and they save and exit), and each trainer holds
+DIR/<member>/train.lock while it runs, so a rerun waits for a leftover member
+(up to LOCK_WAIT_S) instead of writing beside it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ import threading
 import time
 
 from scaling.data.store import locked
+from scaling.sweep import lifeline
 from scaling.sweep.experiment import Experiment, Member
 from scaling.train.records import write_json
 
 EXIT_PREEMPTED = 75
+# A rerun right after the runner was killed finds the old member still saving
+# (it got SIGTERM when the runner died, see lifeline.py): wait this long for it.
+LOCK_WAIT_S = 300
 
 
 @dataclasses.dataclass
@@ -101,7 +110,7 @@ class Runner:
   def command(self, member: Member) -> list[str]:
     return [sys.executable, "-m", "scaling.cli.train", "--config", self.experiment.spec,
             "--workdir", os.path.join(self.sweep_dir, member.name), "--progress=false",
-            *member.flags()]
+            f"--lock_wait={LOCK_WAIT_S}", *member.flags()]
 
   def run_member(self, member: Member) -> Outcome:
     member_dir = os.path.join(self.sweep_dir, member.name)
@@ -119,7 +128,8 @@ class Runner:
     start = time.time()
     with open(os.path.join(member_dir, "train.log"), "a") as log:
       proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+                              start_new_session=True,
+                              env=dict(os.environ, **{lifeline.ENV: str(os.getpid())}))
       with self._lock:
         self._procs.add(proc)
       code = proc.wait()

@@ -2,14 +2,23 @@
 
 Each checkpoint holds the train state (StandardSave) and a JSON `meta` item
 with the model and data config it was made with, so a resume with a different
-model or data is refused before anything is restored or overwritten.
+model or data is refused before anything is restored or overwritten, and a
+digest of the state's values (scaling/train/fingerprint.py), so a damaged
+checkpoint is never trained on: restore falls back to the newest intact one
+and moves the damaged ones to DIR/checkpoints-damaged/. Checkpoints made
+before the digest existed restore unchecked.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 
+import jax
 import orbax.checkpoint as ocp
+
+from scaling.train import fingerprint
 
 # Config keys that must match for a resume; the rest (steps, logging, mesh,
 # compute dtype, attention kernel) may change between runs of one workdir.
@@ -30,12 +39,46 @@ class ResumeError(ValueError):
 
 
 class CheckpointError(RuntimeError):
-  """A save that did not complete (disk full, permissions, I/O): never ignored."""
+  """A save that did not complete (disk full, permissions, I/O), or no intact
+  checkpoint to resume from: never ignored."""
 
 
 def _first_line(error: BaseException) -> str:
   text = str(error).strip().splitlines()
   return f"{type(error).__name__}: {text[-1] if text else ''}"
+
+
+def _root_cause(error: BaseException, limit: int = 300) -> str:
+  """The innermost cause's first line (TensorStore wraps the useful one)."""
+  while error.__cause__ is not None or error.__context__ is not None:
+    error = error.__cause__ or error.__context__
+  text = (str(error).strip().splitlines() or [""])[0]
+  return f"{type(error).__name__}: {text[:limit]}"
+
+
+def _silence_failed_read_leftovers() -> None:
+  """After a failed restore, orbax's abandoned read coroutines and TensorStore's
+  callbacks into the closed event loop print a traceback each when they are
+  collected; the one line that says what happened is enough. Only those are
+  dropped, everything else still reaches the previous hooks."""
+  if getattr(sys.unraisablehook, "_scaling_quiet", False):
+    return
+  old_unraisable, old_except = sys.unraisablehook, sys.excepthook
+
+  def leftover(exc) -> bool:
+    return (isinstance(exc, RuntimeError) and "Event loop is closed" in str(exc)) or (
+        "Encountered error while reading array index" in str(exc))
+
+  def unraisable(info):
+    if not leftover(info.exc_value):
+      old_unraisable(info)
+
+  def excepthook(kind, value, tb):
+    if not leftover(value):
+      old_except(kind, value, tb)
+
+  unraisable._scaling_quiet = True  # pylint: disable=protected-access
+  sys.unraisablehook, sys.excepthook = unraisable, excepthook
 
 
 def identity(config) -> dict:
@@ -46,7 +89,9 @@ def identity(config) -> dict:
 
 class Checkpointer:
   def __init__(self, workdir: str, *, keep: int, async_save: bool = True,
-               read_only: bool = False):
+               read_only: bool = False, log=None):
+    self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    self.workdir = os.path.abspath(workdir)
     self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
     self.manager = ocp.CheckpointManager(
         self.directory,
@@ -62,8 +107,16 @@ class Checkpointer:
     step = self.latest_step()
     if step is None:
       return None
-    saved = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-    saved_id, now_id = saved.meta["identity"], identity(config)
+    saved = None
+    for candidate in sorted(self.manager.all_steps(), reverse=True):
+      try:  # the newest readable meta decides; restore() deals with damage
+        saved = self._meta(candidate)
+        break
+      except Exception:  # pylint: disable=broad-except
+        continue
+    if saved is None:
+      return step  # nothing readable: restore() says so in one line
+    saved_id, now_id = saved["identity"], identity(config)
     for section, keys in now_id.items():
       for key, value in keys.items():
         old = saved_id.get(section, {}).get(key, RESUME_DEFAULTS.get((section, key)))
@@ -79,7 +132,9 @@ class Checkpointer:
     try:
       return self.manager.save(step, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state),
-          meta=ocp.args.JsonSave({"identity": identity(config), "step": int(step)})),
+          meta=ocp.args.JsonSave({"identity": identity(config), "step": int(step),
+                                  "digest": fingerprint.digest(state),
+                                  "digest_algorithm": fingerprint.ALGORITHM})),
           force=force)
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointError(f"saving a checkpoint in {self.directory} failed at step "
@@ -87,21 +142,86 @@ class Checkpointer:
                             "directory, then rerun to resume from the last complete one"
                             ) from e
 
-  def restore(self, step: int, abstract_state):
-    """The state saved at `step`; raises ResumeError when its tree differs from
-    `abstract_state` (another train.optimizer, or an `adafactor` checkpoint from
-    before Adafactor became Adam with factored second moments)."""
+  def _meta(self, step: int) -> dict:
+    return self.manager.restore(
+        step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+  def _checked(self, step: int, abstract_state):
+    """(state, None) if checkpoint `step` reads and matches its digest, else
+    (None, why it is damaged)."""
     try:
-      restored = self.manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state)))
+      meta = self._meta(step)
+      state = self.manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state))).state
     except ValueError as e:
-      if "tree structures do not match" not in str(e):
-        raise
-      raise ResumeError(
-          f"the checkpoint in {self.directory} holds another optimizer state than this "
-          "run's train.optimizer makes (a changed optimizer, or adafactor before its "
-          "rewrite); use a new --workdir or the optimizer it was made with") from None
-    return restored.state
+      if "tree structures do not match" in str(e):  # not damage: another optimizer
+        raise ResumeError(
+            f"the checkpoint in {self.directory} holds another optimizer state than this "
+            "run's train.optimizer makes (a changed optimizer, or adafactor before its "
+            "rewrite); use a new --workdir or the optimizer it was made with") from None
+      return self._unreadable(e)
+    except Exception as e:  # pylint: disable=broad-except
+      return self._unreadable(e)
+    if meta.get("digest_algorithm") != fingerprint.ALGORITHM:  # made before digests
+      return state, None
+    leaf = fingerprint.mismatch(meta["digest"], state)
+    if leaf is not None:
+      return None, f"{leaf} does not match the digest saved with it"
+    return state, None
+
+  @staticmethod
+  def _unreadable(error):
+    _silence_failed_read_leftovers()
+    gc.collect()  # the abandoned reads are dropped now, while the hooks are quiet
+    return None, f"unreadable: {_root_cause(error)}"
+
+  def restore(self, step: int, abstract_state, *, fallback: bool = True):
+    """(step, state) of the newest intact checkpoint at or before `step`
+    (only `step` itself unless `fallback`).
+
+    Damaged newer ones are moved to DIR/checkpoints-damaged/ (one line says
+    so); if none is intact nothing is moved and CheckpointError names them.
+    """
+    damaged = []
+    candidates = sorted((s for s in self.manager.all_steps() if s <= step), reverse=True)
+    for candidate in candidates if fallback else [step]:
+      state, why = self._checked(candidate, abstract_state)
+      if state is None:
+        damaged.append((candidate, why))
+        continue
+      if damaged:
+        self._move_aside([s for s, _ in damaged])
+        newest, why = damaged[0]
+        self.log(f"warning: checkpoint {self.directory}/{newest} is damaged ({why}); "
+                 f"moved {len(damaged)} damaged checkpoint(s) to {self._aside_dir} "
+                 f"and resuming from step {candidate}, the newest intact one")
+      return candidate, state
+    newest, why = damaged[0]
+    if not fallback:
+      raise CheckpointError(f"checkpoint {self.directory}/{newest} is damaged ({why})")
+    raise CheckpointError(
+        f"checkpoint {self.directory}/{newest} is damaged ({why}) and no earlier one "
+        f"is intact; move {self.directory} aside (or use a new --workdir) to start over")
+
+  @property
+  def _aside_dir(self) -> str:
+    return os.path.join(self.workdir, "checkpoints-damaged")
+
+  def _move_aside(self, steps) -> None:
+    """Renames damaged step directories out of orbax's sight (nothing is deleted),
+    so later saves of the same steps do not collide with them."""
+    if jax.process_index() == 0:
+      os.makedirs(self._aside_dir, exist_ok=True)
+      for step in steps:
+        target = os.path.join(self._aside_dir, str(step))
+        n = 1
+        while os.path.exists(target):
+          target, n = os.path.join(self._aside_dir, f"{step}.{n}"), n + 1
+        os.rename(os.path.join(self.directory, str(step)), target)
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      multihost_utils.sync_global_devices("scaling: damaged checkpoints moved")
+    self.manager.reload()
 
   def reached_preemption(self, step: int) -> bool:
     """True on every process at the same step once any one got SIGTERM (orbax's

@@ -5,7 +5,7 @@ scaling-train, scaling-eval and scaling-bench all assemble a run here:
 
   cfg = engine.prepare(config)        # resolve once, validate: a RunConfig
   eng = engine.build(cfg)             # mesh, Setup, jitted train and eval steps
-  state = eng.init_state()            # or eng.restore(checkpointer, step)
+  state = eng.init_state()            # or a Checkpointer's restore(step, eng.setup.abstract_state)
   state, metrics = eng.train_step(state, eng.device_batch(batch))
 """
 
@@ -62,9 +62,6 @@ class Engine:
   def init_state(self):
     """The initial state, created on the devices in its shardings."""
     return statelib.init_state(self.cfg.model, self.setup, self.cfg.train.seed)
-
-  def restore(self, checkpointer, step: int):
-    return checkpointer.restore(step, self.setup.abstract_state)
 
   def device_batch(self, batch: dict) -> dict:
     """This process's rows of a global batch, as arrays sharded over the batch."""

@@ -107,7 +107,7 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from scaling.results import RunDir  # pylint: disable=g-import-not-at-top
   from scaling.train import engine  # pylint: disable=g-import-not-at-top
-  from scaling.train.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+  from scaling.train.checkpoint import CheckpointError, Checkpointer  # pylint: disable=g-import-not-at-top
   run = RunDir(workdir)
   cfg = engine.for_evaluation(run.config())
   source = source or cfg.data.source
@@ -132,7 +132,10 @@ def evaluate_run(workdir: str, source: str = "", *, name: str = "", batches: int
     windows = datalib.position_batches(store, cfg, split=split, stride=stride,
                                        n_batches=batches, max_tokens=seen, **procs)
   eng = engine.build(cfg, train=False, gns=False)
-  state = eng.restore(ckpt, step)
+  try:  # the latest checkpoint, checked against its digest
+    _, state = ckpt.restore(step, eng.setup.abstract_state, fallback=False)
+  except CheckpointError as e:
+    raise DataError(str(e)) from None
   ckpt.close()
   tokens_per_byte = store.tokens_per_byte(split)
   out = evaluate(eng.eval_step, state["params"], sets, eng.mesh, tokens_per_byte)

@@ -18,6 +18,7 @@ from scaling import sharding as shardlib
 from scaling.data import datasets as datalib
 from scaling.train import optim
 from scaling.train import records
+from scaling.train.runlock import one_writer
 from scaling.train import state as statelib
 from scaling.train import step as steplib
 from scaling.train.checkpoint import Checkpointer
@@ -184,12 +185,19 @@ def _finished_summary(workdir: str, resume_step, steps: int) -> dict | None:
                      and summary.get("steps") == steps) else None
 
 
-def train(config, workdir: str, *, progress: bool = True) -> dict:
-  """Trains (or resumes) the run `config` in `workdir`; returns its summary."""
+def train(config, workdir: str, *, progress: bool = True, lock_wait: float = 0.0) -> dict:
+  """Trains (or resumes) the run `config` in `workdir`; returns its summary.
+  Raises WorkdirBusy if another trainer still holds `workdir` after
+  `lock_wait` seconds."""
   t_start = time.time()
   cfg = prepare(config)
-  is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
+  with one_writer(workdir, lock_wait):
+    return _train(cfg, workdir, progress, t_start)
+
+
+def _train(cfg, workdir: str, progress: bool, t_start: float) -> dict:
+  is_main = jax.process_index() == 0
   ckpt = Checkpointer(workdir, keep=cfg.checkpoint.keep)
   resume_step = ckpt.check_compatible(cfg)
   done = _finished_summary(workdir, resume_step, cfg.train.steps)
@@ -232,8 +240,7 @@ def train(config, workdir: str, *, progress: bool = True) -> dict:
     state = statelib.init_state(cfg.model, setup, cfg.train.seed)
     start = 0
   else:
-    state = ckpt.restore(resume_step, setup.abstract_state)
-    start = resume_step
+    start, state = ckpt.restore(resume_step, setup.abstract_state)  # the newest intact one
   if is_main:
     records.write_json(os.path.join(workdir, "config.json"), cfg.to_dict())
     for w in writers.values():
