@@ -26,17 +26,9 @@ FULL_D = (2e7, 6e7, 2e8, 6e8, 2e9)
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if configlib.experiment_variant(arg) == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=300, eval_every=25)
-    c.train.lr = 3e-3
-    c.model.dropout = 0.1  # as in the paper's data-limited runs (Section 4)
-  else:
-    configlib.apply_size(c, "base")
-    c.model.dropout = 0.1
-    c.eval.every_steps = 1000
-  c.name = "data_size"
+  c, _ = analysis.variant_config(arg, "data_size", steps=300, eval_every=25,
+                                 full_eval_every=1000)
+  c.model.dropout = 0.1  # as in the paper's data-limited runs (Section 4)
   return c
 
 

@@ -28,14 +28,9 @@ FULL_LRS = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3)
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if configlib.experiment_variant(arg) == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=200, eval_every=100)
-  else:
-    configlib.apply_size(c, "base")
-  c.name = "learning_rate"
-  return c
+  # the tiny variant keeps the Kaplan LR: the sweep sets each member's
+  return analysis.variant_config(arg, "learning_rate", steps=200, eval_every=100,
+                                 tiny_lr=None)[0]
 
 
 def sweep(arg=None):

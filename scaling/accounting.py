@@ -85,10 +85,3 @@ def applied_nonembedding(params, share_layers: bool, n_layer: int) -> int:
       continue
     total += math.prod(leaf.shape) * (n_layer if share_layers and key == "blocks" else 1)
   return total
-
-
-def model_flops(model_cfg, params) -> dict:
-  """N per application, training and forward FLOPs per token, formula N, as
-  the model's family counts them (scaling.models.family)."""
-  from scaling.models.family import family  # pylint: disable=g-import-not-at-top
-  return family(model_cfg).flops(model_cfg, params)

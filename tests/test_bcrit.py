@@ -20,7 +20,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from scaling.laws.bcrit import fit_bcrit_from_runs
-from scaling.train import records
+from scaling.results import io as records
 
 
 def _scan_module():

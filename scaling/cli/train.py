@@ -18,6 +18,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from scaling.cli import EXIT_DIVERGED, EXIT_PREEMPTED, fail
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Run config: path/to/config.py[:ARGS].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
@@ -35,11 +37,6 @@ _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Multi-process with peers found by JAX (TPU VM slices, SLURM).")
 
 
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
 def main(argv):
   if len(argv) > 1:
     fail(f"unexpected arguments {argv[1:]}; pass settings as --config.KEY=VALUE")
@@ -54,7 +51,7 @@ def main(argv):
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
   from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
-  from scaling.train.loop import EXIT_DIVERGED, EXIT_PREEMPTED, Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
+  from scaling.train.loop import Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.train.runlock import EXIT_BUSY, WorkdirBusy  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top

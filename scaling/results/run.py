@@ -7,6 +7,7 @@
   vocab.json, vocab.model the vocabulary the run was trained with
   eval_<name>.json        a scaling-eval result
   per_position_loss.json  the latest per-position loss (Fig. 20 fits)
+  failed.json             why a sweep member failed (scaling.sweep.runner)
   checkpoints/, tb/       orbax checkpoints, TensorBoard events
 """
 
@@ -24,6 +25,7 @@ EVALS = "eval.jsonl"
 VOCAB_JSON = "vocab.json"
 VOCAB_MODEL = "vocab.model"
 PER_POSITION = "per_position_loss.json"
+FAILED = "failed.json"  # a sweep member's failure record
 
 
 @dataclasses.dataclass
@@ -192,5 +194,5 @@ class RunDir:
 
   # a sweep member's failure record
   def write_failed(self, info: dict) -> None:
-    io.write_json(self.file("failed.json"), info)
+    io.write_json(self.file(FAILED), info)
 

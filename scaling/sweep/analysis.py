@@ -24,6 +24,34 @@ def tiny_schedule(c, steps: int, eval_every: int) -> None:
   c.eval.every_steps, c.eval.batches = eval_every, 4
 
 
+def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: float | None = 3e-3,
+                   full_size: str = "base", full_eval_every: int | None = None):
+  """(an experiment's base config, whether it is the tiny variant): the tiny
+  variant trains size=tiny on the CPU schedule (tiny_schedule) at `tiny_lr`
+  (None: the Kaplan LR); the full one the paper's `full_size` run, evaluated
+  every `full_eval_every` steps if given."""
+  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
+  c = configlib.base_config()
+  tiny = configlib.experiment_variant(arg) == "tiny"
+  configlib.apply_size(c, "tiny" if tiny else full_size)
+  if tiny:
+    tiny_schedule(c, steps=steps, eval_every=eval_every)
+    if tiny_lr is not None:
+      c.train.lr = tiny_lr
+  elif full_eval_every:
+    c.eval.every_steps = full_eval_every
+  c.name = name
+  return c, tiny
+
+
+def ladder_or_sizes(arg, sizes, shapes=TINY_LADDER) -> list[dict]:
+  """The tiny variant's ladder of `shapes`, else one member per named size."""
+  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
+  if configlib.experiment_variant(arg) == "tiny":
+    return ladder_members(shapes)
+  return size_members(sizes)
+
+
 def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
   return [{"name": f"L{l}_d{d}",
            "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h,
@@ -79,6 +107,6 @@ def figure(ncols: int = 1):
   return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
 
 
-__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "ladder_members",
-           "size_members",
+__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "variant_config",
+           "ladder_members", "ladder_or_sizes", "size_members",
            "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
