@@ -243,14 +243,13 @@ class RunConfig:
   def from_resolved(cls, r: ml_collections.ConfigDict, *, n_devices: int) -> "RunConfig":
     from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
     from scaling.models.family import family, padded_vocab  # pylint: disable=g-import-not-at-top
+    from scaling.validation import data_parallel  # pylint: disable=g-import-not-at-top
     sections = {k: config_dict.FrozenConfigDict(r[k]) for k in SECTIONS}
-    mesh = r.mesh
-    data = mesh.data if mesh.data != -1 else n_devices // (mesh.model * mesh.fsdp)
     return cls(name=r.name, **sections, family=family(r.model),
                batch_tokens=r.train.batch_size * r.data.seq_len,
                padded_vocab=padded_vocab(r.model.vocab_size),
-               data_parallel=data * mesh.fsdp, eval_sets=tuple(eval_sets_of(r.eval)),
-               saved=r.to_dict())
+               data_parallel=data_parallel(r, n_devices),
+               eval_sets=tuple(eval_sets_of(r.eval)), saved=r.to_dict())
 
   def __getitem__(self, section: str):
     return getattr(self, section)

@@ -14,10 +14,8 @@ from scaling.config import OPTIMIZERS, SCHEDULES, SIZES
 from scaling.data import sources, vocab
 from scaling.models import KINDS
 
-
 class ConfigError(ValueError):
   """A config value that cannot run; the message says what to change."""
-
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
@@ -25,12 +23,10 @@ class Rule:
   ok: Callable          # (config, n_devices) -> bool
   fix: Callable         # (config, n_devices) -> str
 
-
 def _positive_int(section, key):
   return Rule(f"{section}.{key}",
               lambda c, n: isinstance(c[section][key], int) and c[section][key] > 0,
               lambda c, n: f"{section}.{key}={c[section][key]!r} must be a positive integer")
-
 
 def _data_error(check):
   """A Rule's (ok, fix) pair from a function returning an error line or None."""
@@ -41,26 +37,22 @@ def _data_error(check):
       return str(e)
   return (lambda c, n: error(c) is None), (lambda c, n: error(c))
 
-
 def _eval_datasets_error(c):
   from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
   if eval_sets_of(c.eval) and c.data.source == "synthetic":
     return "eval.datasets needs a text data.source for its vocabulary, not synthetic"
   return None
 
-
 def _platform() -> str:
   import jax  # pylint: disable=g-import-not-at-top
   return jax.default_backend()
 
-
 def _mesh_data(c, n):
   return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model * c.mesh.fsdp, 1)
 
-
-def _dp(c, n):
-  return max(_mesh_data(c, n), 1) * c.mesh.fsdp
-
+def data_parallel(c, n_devices: int) -> int:
+  """Devices a config's batch is split over on `n_devices`: mesh.data x mesh.fsdp."""
+  return max(_mesh_data(c, n_devices), 1) * c.mesh.fsdp
 
 def _injection_ok(spec):
   from scaling.train.step import parse_injection  # pylint: disable=g-import-not-at-top
@@ -70,10 +62,8 @@ def _injection_ok(spec):
   except ValueError:
     return False
 
-
 def _per_device_batch(c, n):
-  return c.train.batch_size // _dp(c, n)
-
+  return c.train.batch_size // data_parallel(c, n)
 
 _GNS_RULES = (
     _positive_int("gns", "microbatches"),
@@ -84,7 +74,7 @@ _GNS_RULES = (
     Rule("gns.microbatches", lambda c, n: _per_device_batch(c, n) % c.gns.microbatches == 0,
          lambda c, n: f"gns.microbatches={c.gns.microbatches} does not divide the per-device "
                       f"batch of {_per_device_batch(c, n)} (train.batch_size="
-                      f"{c.train.batch_size} over {_dp(c, n)} data-parallel devices); "
+                      f"{c.train.batch_size} over {data_parallel(c, n)} data-parallel devices); "
                       f"choose a divisor of {_per_device_batch(c, n)}"),
     Rule("gns.enabled", lambda c, n: not c.gns.enabled or c.gns.microbatches >= 2,
          lambda c, n: f"gns.enabled=True with gns.microbatches={c.gns.microbatches}: one "
@@ -93,7 +83,6 @@ _GNS_RULES = (
     Rule("gns.ema", lambda c, n: 0.0 <= c.gns.ema < 1.0,
          lambda c, n: f"gns.ema={c.gns.ema} must be in [0, 1) (e.g. 0.95)"),
 )
-
 
 RULES = (
     Rule("model.kind", lambda c, n: c.model.kind in KINDS,
@@ -201,13 +190,12 @@ RULES = (
          lambda c, n: f"mesh.data={c.mesh.data} x mesh.fsdp={c.mesh.fsdp} x mesh.model="
                       f"{c.mesh.model} does not match the {n} devices; set mesh.data=-1 "
                       f"or make the product {n}"),
-    Rule("train.batch_size", lambda c, n: c.train.batch_size % _dp(c, n) == 0,
+    Rule("train.batch_size", lambda c, n: c.train.batch_size % data_parallel(c, n) == 0,
          lambda c, n: f"train.batch_size={c.train.batch_size} is not divisible by the "
-                      f"{_dp(c, n)} data-parallel devices (mesh.data x mesh.fsdp); use a "
-                      f"multiple of {_dp(c, n)}"),
+                      f"{data_parallel(c, n)} data-parallel devices (mesh.data x mesh.fsdp); use a "
+                      f"multiple of {data_parallel(c, n)}"),
     *_GNS_RULES,
 )
-
 
 def validate(config, n_devices: int) -> None:
   for rule in RULES:

@@ -22,6 +22,8 @@ import shutil
 import sys
 import time
 
+from scaling.results.io import write_json
+
 NANOGPT_FILES = ("model.py", "LICENSE")
 
 
@@ -154,8 +156,7 @@ def main(argv) -> int:
   except Exception as e:  # pylint: disable=broad-except
     first = str(e).splitlines()[0][:300] if str(e) else ""
     result = {"status": "failed", "reason": f"{type(e).__name__}: {first}"}
-  with open(out_path, "w") as f:
-    json.dump(result, f)
+  write_json(out_path, result)
   return 0
 
 

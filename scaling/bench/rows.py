@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from scaling.results.io import write_json
+
 
 def row_config(row: dict):
   """The run config a row describes: the project's defaults, AdamW, synthetic tokens."""
@@ -136,8 +138,7 @@ def main(argv) -> int:
   except Exception as e:  # pylint: disable=broad-except
     result = {"status": "failed", "reason": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
               if str(e) else type(e).__name__}
-  with open(out_path, "w") as f:
-    json.dump(result, f)
+  write_json(out_path, result)
   return 0
 
 

@@ -21,6 +21,7 @@ import time
 from scaling.bench import peers as bench_peers
 from scaling.bench import report as bench_report
 from scaling.bench.plan import PAPER_TABLE, PAPER_TABLE_SOURCE
+from scaling.results.io import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_KINDS = ("nanogpt", "torch_lstm")
@@ -39,8 +40,7 @@ def _in_child(module: str, row: dict, timeout_s: float) -> dict:
   """Runs `python -m module ROW RESULT` in a new process group; kills it on timeout."""
   with tempfile.TemporaryDirectory() as tmp:
     row_path, out_path = os.path.join(tmp, "row.json"), os.path.join(tmp, "result.json")
-    with open(row_path, "w") as f:
-      json.dump(row, f)
+    write_json(row_path, row)
     proc = subprocess.Popen([sys.executable, "-m", module, row_path, out_path], cwd=REPO,
                             env=_child_env(row), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -131,8 +131,7 @@ def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolat
            "elapsed_s": time.monotonic() - start, "isolate": isolate,
            "jax": jax_versions, "torch": torch_versions,
            "peak": next((r["peak"] for r in done if r.get("peak")), None), "rows": done}
-  with open(os.path.join(out_dir, "bench.json"), "w") as f:
-    json.dump(suite, f, indent=1)
+  write_json(os.path.join(out_dir, "bench.json"), suite)
   with open(os.path.join(out_dir, "bench.md"), "w") as f:
     f.write(bench_report.markdown(suite))
   return suite

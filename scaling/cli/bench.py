@@ -16,13 +16,14 @@ with its peers in one call and writes DIR/bench.json and DIR/bench.md.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
+
+from scaling.results.io import write_json
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py[:ARGS]",
                                           lock_config=True)
@@ -92,8 +93,7 @@ def _inspect():
       _fail(f"{row['id']}: {e}")
     print(bench_hlo.summary(results[-1]), flush=True)
   if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      json.dump(results, f, indent=1)
+    write_json(_OUT.value, results)
 
 
 def main(argv):
@@ -137,8 +137,7 @@ def main(argv):
           f"accumulation over {result['gns_microbatches']} micro-batches "
           f"({1e3 * result['step_time_without_gns_s']:.1f} ms without)")
   if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      json.dump(result, f, indent=1)
+    write_json(_OUT.value, result)
 
 
 def run():

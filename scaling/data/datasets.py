@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterable
 
@@ -91,15 +90,12 @@ def save_run_vocab(workdir: str, vocab) -> None:
     return
   info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
           "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
+  run = RunDir(workdir)
   if vocab.path:
-    target = RunDir(workdir).file(RUN_VOCAB_MODEL)
-    if os.path.abspath(vocab.path) != os.path.abspath(target):
-      tmp = target + ".tmp"
-      shutil.copyfile(vocab.path, tmp)
-      os.replace(tmp, target)
+    run.copy_vocab_model(vocab.path)
     info["file"] = RUN_VOCAB_MODEL
-  if RunDir(workdir).vocab_info() != info:
-    RunDir(workdir).write_vocab_info(info)
+  if run.vocab_info() != info:
+    run.write_vocab_info(info)
 
 
 def load_run_vocab(workdir: str, data_cfg):

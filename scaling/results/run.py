@@ -8,6 +8,7 @@
   eval_<name>.json        a scaling-eval result
   per_position_loss.json  the latest per-position loss (Fig. 20 fits)
   failed.json             why a sweep member failed (scaling.sweep.runner)
+  command.txt, train.log  a sweep member's command line and output
   checkpoints/, tb/       orbax checkpoints, TensorBoard events
 """
 
@@ -26,6 +27,7 @@ VOCAB_JSON = "vocab.json"
 VOCAB_MODEL = "vocab.model"
 PER_POSITION = "per_position_loss.json"
 FAILED = "failed.json"  # a sweep member's failure record
+COMMAND = "command.txt"  # a sweep member's scaling-train command line
 
 
 @dataclasses.dataclass
@@ -191,6 +193,17 @@ class RunDir:
 
   def write_vocab_info(self, info: dict) -> None:
     io.write_json(self.file(VOCAB_JSON), info)
+
+  def copy_vocab_model(self, path: str) -> None:
+    """Copies a SentencePiece model in as vocab.model (atomically; no-op if it is it)."""
+    target = self.file(VOCAB_MODEL)
+    if os.path.abspath(path) != os.path.abspath(target):
+      with open(path, "rb") as f:
+        io.write_files(self.path, {VOCAB_MODEL: f.read()})
+
+  # a sweep member's command line
+  def write_command(self, argv: list[str]) -> None:
+    io.write_text(self.file(COMMAND), " ".join(argv) + "\n")
 
   # a sweep member's failure record
   def write_failed(self, info: dict) -> None:

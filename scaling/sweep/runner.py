@@ -98,8 +98,7 @@ class Runner:
       return Outcome(member.name, "preempted", detail="not started")
     os.makedirs(member_dir, exist_ok=True)
     cmd = self.command(member)
-    with open(os.path.join(member_dir, "command.txt"), "w") as f:
-      f.write(" ".join(cmd) + "\n")
+    RunDir(member_dir).write_command(cmd)
     start = time.time()
     with open(os.path.join(member_dir, "train.log"), "a") as log:
       proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
