@@ -116,9 +116,13 @@ def _apply_fit(data: dict, name: str, const: dict, src: dict) -> bool:
       val = allocation["C"][key]
       alloc[key] = {"coef": float(val["coef"]),
                     "exponent": float(val["exponent"])}
-    src["allocation"] = (f"{name} (fixed-batch C frontier for N, D; no batch "
+    kind = ("IsoFLOP profiles" if data.get("law") == "isoflop"
+            else "fixed-batch C frontier")
+    src["allocation"] = (f"{name} ({kind} for N, D; no batch "
                          "information) + paper Table 6 for B, S_min")
     used = True
+  if data.get("count", "kaplan") != "kaplan":  # scaling.laws.counting
+    src["count"] = f"{name}: N and C counted as {data['count']!r}"
   loss_fit = data.get("loss_fit") or {}
   if loss_fit.get("C_min"):
     p = loss_fit["C_min"]["params"]
