@@ -162,16 +162,23 @@ def count_row(row: Mapping, convention: str | Convention | None,
               base: str | None = None) -> dict:
   """The row with N, C (and compute_flops) under `convention`; D is unchanged."""
   conv = convention if isinstance(convention, Convention) else get(convention)
-  out = dict(row)
-  if conv.name == DEFAULT:
+  out = dict(row, count=conv.name)
+  tokens = readers.pick(row, ("D", "tokens_seen", "tokens"))
+  if conv.name == DEFAULT:  # as recorded (6·N per token, shared blocks per use)
+    n = readers.pick(row, ("N", "n_params_nonembedding", "n_params"))
+    c = readers.pick(row, ("C", "compute_flops"))
+    if n is not None:
+      out["N"] = float(n)
+      if c is None and tokens is not None:
+        c = 6.0 * float(n) * float(tokens)
+    if c is not None:
+      out["C"] = float(c)
     return out
   shape = shape_of(row, base)
-  tokens = readers.pick(row, ("D", "tokens_seen", "tokens"))
   out["N"] = conv.n(shape)
   out["flops_per_token"] = conv.flops_per_token(shape)
   if tokens is not None:
     out["C"] = out["compute_flops"] = out["flops_per_token"] * float(tokens)
-  out["count"] = conv.name
   return out
 
 
