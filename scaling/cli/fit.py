@@ -5,6 +5,9 @@
   scaling-fit isoflop INPUT          IsoFLOP profiles (Hoffmann et al. approach 2)
   scaling-fit counts INPUT           frontier and IsoFLOP exponents under every
                                      counting convention, side by side
+  scaling-fit branches DIR [--tolerance T] [--scan FIT_JSON]
+                                     B_crit over training by branching
+                                     (experiments/branch_bcrit.py)
   any of them with --count kaplan|total|output|full (how N and C are counted)
 
 LAW is one of N, N+E, D, C, Cmin, ND, chinchilla, NS, bcrit, position, lr.
@@ -49,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
               + "\n  isoflop     IsoFLOP profiles: parabola of loss in ln N per "
               "budget, N_opt, D_opt ~ C^a"
               + "\n  counts      frontier and isoflop exponents under every "
-              "counting convention")
+              "counting convention"
+              + "\n  branches    critical batch over training by branching")
   p.add_argument("law", help="law name (" + ", ".join(forms.LAWS)
-                 + "), 'frontier', 'isoflop' or 'counts'")
+                 + "), 'frontier', 'isoflop', 'counts' or 'branches'")
   p.add_argument("input", help="sweep directory, run directory or "
                  ".csv/.jsonl/.json table")
   p.add_argument("--out", help="output directory (default: "
@@ -78,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
                  choices=list(counting.CONVENTIONS),
                  help="how N and C are counted (default kaplan: non-embedding N, "
                  "C = 6*N*D); see scaling/laws/counting.py")
+  p.add_argument("--tolerance", type=float, default=0.5,
+                 help="branches: a branch matches when its loss is within this "
+                 "fraction of the reference's progress over the window")
+  p.add_argument("--scan", metavar="FIT_JSON", help="branches: fit.json of scaling-fit "
+                 "bcrit on a batch-size scan of the same model, drawn beside")
   p.add_argument("--grid", type=int, default=48,
                  help="frontier: points of the log-spaced compute grid")
   return p
@@ -260,7 +269,18 @@ def _counts_run(args):
   return data, figures, conventions.report(data)
 
 
-_EXTRA = {"frontier": _frontier_run, "isoflop": _isoflop_run, "counts": _counts_run}
+def _branches_run(args):
+  from scaling.laws import branching  # pylint: disable=g-import-not-at-top
+  data = branching.analyze_sweep(args.input, args.tolerance, args.scan)
+  figures = {}
+  if not args.no_plots:
+    from scaling.laws import branch_plots  # pylint: disable=g-import-not-at-top
+    figures = branch_plots.figures(data)
+  return data, figures, branching.report(data)
+
+
+_EXTRA = {"frontier": _frontier_run, "isoflop": _isoflop_run, "counts": _counts_run,
+          "branches": _branches_run}
 
 
 def run(args) -> list[str]:
