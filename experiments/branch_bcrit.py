@@ -2,7 +2,8 @@
 Revisited"), beside the gradient noise scale and the scan-based B_crit(L).
 
 One reference run at a small batch B (`reference`) saves a checkpoint every
-few steps and logs the gradient noise scale. From its checkpoint at step s,
+few steps and logs the gradient noise scale (`reference_seed1`, the same run
+with another seed, measures the run-to-run spread of the loss). From its checkpoint at step s,
 each branch continues at batch k·B (learning rate scaled by LR_RULE) for the
 same tokens the reference spends in WINDOW steps; the critical batch at s is
 the largest k·B whose loss after those tokens is within TOLERANCE of the
@@ -109,7 +110,10 @@ def sweep(arg=None):
   _, args, _ = _args(arg)
   if "branches" in args:
     return branch_members(arg)
-  return [{"name": "reference", "overrides": {}}]
+  # a second reference with another seed: the run-to-run spread of the loss at
+  # each window's end, which the tolerance must exceed to mean anything
+  return [{"name": "reference", "overrides": {}},
+          {"name": "reference_seed1", "overrides": {"train.seed": 1}}]
 
 
 def prepare_branches(sweep_dir: str, members) -> None:

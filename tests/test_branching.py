@@ -109,6 +109,9 @@ def test_cli_reads_a_branch_sweep(tmp_path, capsys):
   scan = tmp_path / "scan.json"
   scan.write_text(json.dumps({"law": {"b_star_tokens": 3.29e5, "alpha_b": 0.182},
                               "levels": [{"loss": 3.0, "b_crit_tokens": 900.0}]}))
+  seed1 = tmp_path / "sweep" / "reference_seed1"
+  seed1.mkdir()
+  (seed1 / "eval.jsonl").write_text(json.dumps({"step": 96, "val_loss": REF[96] + 0.02}) + "\n")
   out = tmp_path / "fit"
   assert fit_cli.main(["branches", str(tmp_path / "sweep"), "--scan", str(scan),
                        "--out", str(out)]) == 0
@@ -119,6 +122,8 @@ def test_cli_reads_a_branch_sweep(tmp_path, capsys):
   p = data["points"][0]
   assert p["b_crit_scan"] == pytest.approx(3.29e5 / REF[32] ** (1 / 0.182))
   assert p["b_noise"] == pytest.approx(64 * 100.0 * 32 / 10.0, rel=0.01)  # seq_len·tr/|G|²
+  assert p["seed_spread"] == pytest.approx(0.2)  # 0.02 nats of 0.1 nats of progress
+  assert data["points"][1]["seed_spread"] is None
   assert os.path.getsize(out / "branches.png") > 1000
 
 

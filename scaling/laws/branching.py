@@ -57,6 +57,8 @@ class Point:
   bound: str  # "", ">=" (every branch matched) or "<=" (none did)
   b_crit_model: float | None  # tokens, from f(k) = (1 + B/B_crit)/(1 + kB/B_crit)
   b_noise: float | None = None  # the reference's B_noise (tokens) at the branch point
+  seed_spread: float | None = None  # |L_ref − L_ref(other seed)| at the window's end,
+                                    # as a fraction of the window's progress
   b_crit_scan: float | None = None  # a scan's B_crit(L) at the branch point's loss
 
   def to_dict(self) -> dict:
@@ -175,7 +177,9 @@ def read_branch_sweep(path: str) -> dict:
   if len(windows) != 1:
     raise LawInputError(f"the branches cover different windows {sorted(windows)} "
                         "(reference steps); give every branch the same tokens")
+  other = _jsonl(os.path.join(path, "reference_seed1", "eval.jsonl"))
   return {"reference": ref, "ref_loss": ref_loss, "branches": branches,
+          "seed1_loss": {int(r["step"]): float(r["val_loss"]) for r in other if "val_loss" in r},
           "window": windows.pop(), "batch_tokens": float(ref["batch_tokens"]),
           "noise": noise_curve(ref_dir)}
 
@@ -208,6 +212,10 @@ def analyze_sweep(path: str, tolerance: float, scan: str | None = None) -> dict:
   steps, noise = data["noise"]
   for p in points:
     p.b_noise = float(np.interp(p.start, steps, noise)) if len(steps) else None
+    end = p.start + data["window"]
+    if end in data["seed1_loss"]:
+      p.seed_spread = abs(data["seed1_loss"][end] - p.loss_ref_end) / (p.loss_start
+                                                                      - p.loss_ref_end)
     p.b_crit_scan = (law["b_star_tokens"] / p.loss_start ** (1 / law["alpha_b"])
                      if law else None)
   return {"law": "branches", "input": path, "tolerance": tolerance,
@@ -237,15 +245,18 @@ def report(data: dict) -> list[str]:
            f"{data['window_steps']} reference steps = {data['window_tokens']:g} tokens, "
            f"tolerance {data['tolerance']:g} of the window's progress; {data['lr_rule']}",
            f"{'step':>6}{'tokens':>10}{'loss':>8}{'-> ref':>8}  {'loss fraction of progress by k':<34}"
-           f"{'B_crit':>9}{'model':>9}{'B_noise':>9}{'scan':>9}  (tokens)"]
+           f"{'B_crit':>9}{'model':>9}{'B_noise':>9}{'scan':>9}  (tokens){'seed Δ':>8}"]
   for p in data["points"]:
     fr = " ".join(f"{k}:{f:.2f}{'' if m else '*'}"
                   for k, f, m in zip(p["ks"][1:], p["fractions"][1:], p["matches"][1:]))
     lines.append(f"{p['start']:>6}{p['tokens']:>10.4g}{p['loss_start']:>8.4f}"
                  f"{p['loss_ref_end']:>8.4f}  {fr:<34}{p['bound']:>2}{p['b_crit']:>7.4g}"
-                 f"{_g(p['b_crit_model'])}{_g(p['b_noise'])}{_g(p['b_crit_scan'])}")
+                 f"{_g(p['b_crit_model'])}{_g(p['b_noise'])}{_g(p['b_crit_scan'])}"
+                 + (f"{p['seed_spread']:>17.2f}" if p["seed_spread"] is not None else ""))
   lines.append("(* a branch outside the tolerance; B_crit: the largest k·B matching from "
-               "k = 1 up; model: Eq. 5.1's fraction (1 + B/B_crit)/(1 + kB/B_crit) fitted)")
+               "k = 1 up; model: Eq. 5.1's fraction (1 + B/B_crit)/(1 + kB/B_crit) fitted;"
+               " seed Δ: another seed's reference at the window's end, in units of the"
+               " window's progress)")
   if data["scan"]:
     s = data["scan"]
     lines.append(f"scan: B_crit(L) = {s['b_star_tokens']:.4g}/L^(1/{s['alpha_b']:.3f}) from "
