@@ -165,3 +165,18 @@ def test_bad_counts_are_one_line(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 2 and all(e.startswith("error:") for e in err)
   assert "d_model" in err[1] and "--count kaplan" in err[1]
+
+
+def test_plan_takes_a_count(tmp_path, capsys):
+  from scaling.cli import plan as plan_cli
+  fit = tmp_path / "fit.json"
+  fit.write_text(json.dumps({"law": "isoflop", "count": "total", "allocation": {"C": {
+      "N": {"coef": 1e9, "exponent": 0.5}, "D": {"coef": 1e10, "exponent": 0.5}}}}))
+  assert plan_cli.main(["--compute", "1", "--pf-days", "--fit", str(fit), "--count",
+                        "total"]) == 0
+  assert "counted as 'total'" in capsys.readouterr().out
+  assert plan_cli.main(["--compute", "1", "--pf-days", "--fit", str(fit), "--count",
+                        "kaplan"]) == 2
+  assert plan_cli.main(["--compute", "1", "--pf-days", "--count", "full"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 2 and "refit" in err[0] and "Table 6" in err[1]
