@@ -10,6 +10,10 @@ PF-days). Intervals: a residual bootstrap (the residuals of all budgets,
 pooled and scaled by sqrt(n/(n − 3·budgets)), resampled onto each fitted
 parabola, every budget refitted).
 
+A budget whose profile is not convex, or whose minimum lies outside its
+sizes (an extrapolation, not a measurement), is left out with a note; at
+least 2 must remain.
+
 The budget of a run is its `budget` column, else the C<mantissa>e<exponent>_
 prefix of its name (experiments/isoflop.py), else runs are grouped by C
 (consecutive runs within a factor 1.5 of the group's first).
@@ -76,6 +80,7 @@ class IsoflopResult:
   count: str
   n_runs: int
   bootstrap: int = 0
+  left_out: list[str] = dataclasses.field(default_factory=list)  # budgets not fitted, why
 
   @property
   def params(self) -> dict[str, float]:
@@ -87,7 +92,7 @@ class IsoflopResult:
             "n_runs": self.n_runs, "params": self.params,
             "ci95": {k: list(v) for k, v in self.ci95.items()} if self.ci95 else None,
             "paper": {"N_exp": 0.49, "D_exp": 0.51}, "bootstrap": self.bootstrap,
-            "allocation": {"C": self.allocation},
+            "allocation": {"C": self.allocation}, "left_out": self.left_out,
             "profiles": [p.to_dict() for p in self.profiles]}
 
 
@@ -169,8 +174,25 @@ def fit_isoflop(rows, base: str | None = None, count: str | None = None,
                 bootstrap: int = 0, seed: int = 0) -> IsoflopResult:
   """IsoFLOP analysis of rows (see read_rows) under a counting convention."""
   points = _points(rows, base, count)
-  groups = group(points)
-  profiles = [fit_profile(g) for g in groups]
+  groups, profiles, left_out = [], [], []
+  for g in group(points):
+    try:
+      p = fit_profile(g)
+    except LawInputError as e:
+      if "at least 3" in str(e):
+        raise
+      left_out.append(str(e).split(";")[0])
+      continue
+    if not p.interior:
+      left_out.append(f"at budget {p.budget:.3g} the parabola's minimum N = {p.n_opt:.3g} lies "
+                      f"outside the sizes {p.N.min():.3g}..{p.N.max():.3g}")
+      continue
+    groups.append(g)
+    profiles.append(p)
+  if len(profiles) < 2:
+    raise LawInputError(
+        f"only {len(profiles)} budget(s) have a minimum inside their sizes (N_opt(C) needs "
+        f"2): {'; '.join(left_out)}; add sizes on both sides of each budget's best one")
   allocation = power_law(profiles)
   ci = None
   if bootstrap:
@@ -199,7 +221,7 @@ def fit_isoflop(rows, base: str | None = None, count: str | None = None,
       for p, a, b in zip(profiles, vlo, vhi):
         p.n_opt_ci = (float(a), float(b))
   return IsoflopResult(profiles, allocation, ci, counting.get(count).name, len(points),
-                       int(bootstrap))
+                       int(bootstrap), left_out)
 
 
 def report(result: IsoflopResult) -> list[str]:
@@ -211,9 +233,10 @@ def report(result: IsoflopResult) -> list[str]:
            f"{'D_opt':>11}{'loss':>8}"]
   for p in result.profiles:
     ci = f"[{p.n_opt_ci[0]:.3g}, {p.n_opt_ci[1]:.3g}]" if p.n_opt_ci else "-"
-    flag = "" if p.interior else "  (vertex outside the sizes: extrapolated)"
+    flag = ""
     lines.append(f"{p.budget:>10.3g}{len(p.N):>6}{p.c_opt:>11.3g}{p.n_opt:>11.3g}{ci:>24}"
                  f"{p.d_opt:>11.3g}{p.loss_opt:>8.4f}{flag}")
+  lines += [f"left out: {why}" for why in result.left_out]
   for q, paper in (("N", 0.49), ("D", 0.51)):
     a = result.allocation[q]
     ci = result.ci95 or {}
