@@ -5,7 +5,7 @@ One reference run at a small batch B (`reference`) saves a checkpoint every
 few steps and logs the gradient noise scale (`reference_seed1`, the same run
 with another seed, measures the run-to-run spread of the loss). From its checkpoint at step s,
 each branch continues at batch k·B (learning rate scaled by LR_RULE) for the
-same tokens the reference spends in WINDOW steps; the critical batch at s is
+same tokens the reference spends in its next max(64, s) steps (`window`); the critical batch at s is
 the largest k·B whose loss after those tokens is within TOLERANCE of the
 reference's (scaling/laws/branching.py; docs/beyond.md).
 
@@ -46,12 +46,21 @@ TOLERANCE = 0.5
 LR_RULE = "sqrt"  # learning rate at k·B: lr·sqrt(k) ("linear": lr·k, "none": lr)
 EVAL_SEQUENCES = {"tiny": 256, "full": 2048}  # the same validation sequences for every batch
 
-# variant: (size, seq_len, lr, B (sequences), ref steps, branch points, window, multiples k)
+# variant: (size, seq_len, lr, B (sequences), ref steps, branch points, least window,
+#           multiples k). The window after step s is max(least window, s) reference
+# steps: a fixed window makes ever less progress as training slows (0.03 nats at
+# step 512 of a first tiny run with a 64-step window, where the branches'
+# fractions of it scattered from +1.1 to -1.3).
 VARIANTS = {
-    "tiny": ("micro", 64, 3e-3, 4, 576, (32, 64, 128, 256, 512), 64, (2, 4, 8, 16)),
-    "full": ("mini", 256, 1e-3, 8, 12000, (250, 500, 1000, 2000, 4000, 8000), 1000,
+    "tiny": ("micro", 64, 3e-3, 4, 1024, (32, 64, 128, 256, 512), 64, (2, 4, 8, 16)),
+    "full": ("mini", 256, 1e-3, 8, 16384, (512, 1024, 2048, 4096, 8192), 1024,
              (2, 4, 8, 16, 32, 64)),
 }
+
+
+def window(variant: str, start: int) -> int:
+  """Reference steps a branch from `start` spends the tokens of."""
+  return max(VARIANTS[variant][6], start)
 
 
 def _args(arg):
@@ -73,7 +82,7 @@ def lr_scale(k: int, rule: str) -> float:
 
 def get_config(arg=None):
   variant, _, _ = _args(arg)
-  size, seq_len, lr, batch, steps, points, window, _ = VARIANTS[variant]
+  size, seq_len, lr, batch, steps, points, least, _ = VARIANTS[variant]
   c = configlib.base_config()
   configlib.apply_size(c, size)
   c.name = f"branch_bcrit-{variant}"
@@ -82,23 +91,24 @@ def get_config(arg=None):
   c.train.warmup_steps = 20 if variant == "tiny" else 200
   c.train.batch_size, c.train.steps = batch, steps
   c.train.log_every = 16 if variant == "tiny" else 100
-  c.checkpoint.every_steps = window // 2  # every branch point is a multiple of this
+  c.checkpoint.every_steps = least // 2  # every branch point is a multiple of this
   c.checkpoint.keep = 1000
-  c.eval.every_steps = window // 2
+  c.eval.every_steps = least // 2
   c.eval.batches = EVAL_SEQUENCES[variant] // batch
   c.gns.enabled, c.gns.microbatches, c.gns.ema = True, 4, 0.95
-  assert all(s % c.checkpoint.every_steps == 0 and s + window <= steps for s in points)
+  assert all(s % c.checkpoint.every_steps == 0 and s + window(variant, s) <= steps
+             and window(variant, s) % max(VARIANTS[variant][7]) == 0 for s in points)
   return c
 
 
 def branch_members(arg=None) -> list[dict]:
   variant, _, rule = _args(arg)
-  _, _, lr, batch, _, points, window, ks = VARIANTS[variant]
+  _, _, lr, batch, _, points, _, ks = VARIANTS[variant]
   members = []
   for s in points:
     for k in ks:
       members.append({"name": f"s{s}_k{k}", "overrides": {
-          "train.batch_size": batch * k, "train.steps": s + window // k,
+          "train.batch_size": batch * k, "train.steps": s + window(variant, s) // k,
           "train.lr": lr * lr_scale(k, rule),
           "eval.batches": EVAL_SEQUENCES[variant] // (batch * k),
           "eval.every_steps": 1_000_000, "checkpoint.every_steps": 1_000_000,

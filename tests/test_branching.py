@@ -118,6 +118,7 @@ def test_cli_reads_a_branch_sweep(tmp_path, capsys):
   text = capsys.readouterr().out
   assert "k=2: lr×1.414" in text and "scan: B_crit(L)" in text
   data = json.loads((out / "fit.json").read_text())
+  assert data["window_steps"] == {str(s): WINDOW for s in PLANTED}
   assert [p["b_crit"] for p in data["points"]] == [EXPECTED_K[s] * B for s in sorted(PLANTED)]
   p = data["points"][0]
   assert p["b_crit_scan"] == pytest.approx(3.29e5 / REF[32] ** (1 / 0.182))

@@ -2,7 +2,8 @@
 
 A reference run at batch B has loss L_ref(t) at tokens t. From its checkpoint
 at step s (tokens t_s), a branch trains at batch k·B for the same tokens Δ the
-reference spends in its window, reaching L_k. With the reference's progress
+reference spends in its window (of W(s) steps; every branch of one point has
+the same W), reaching L_k. With the reference's progress
 over the window P = L_ref(t_s) − L_ref(t_s + Δ), the branch matches when
 
   L_k − L_ref(t_s + Δ) <= tolerance · P,
@@ -88,22 +89,24 @@ def fit_model(ks, fractions) -> float | None:
   return math.exp((lo + hi) / 2)
 
 
-def critical_batches(ref_loss: dict[int, float], batch_tokens: float, window: int,
-                     branches: list[Branch], tolerance: float) -> list[Point]:
+def critical_batches(ref_loss: dict[int, float], batch_tokens: float,
+                     window: int | dict[int, int], branches: list[Branch],
+                     tolerance: float) -> list[Point]:
   """B_crit at every branch point (see the module docstring).
 
   ref_loss: the reference's evaluation loss by step; window: the reference's
-  steps a branch's tokens equal; batch_tokens: the reference's batch.
+  steps a branch's tokens equal (one for all points, or by start step);
+  batch_tokens: the reference's batch.
   """
   if not 0 < tolerance < 1:
     raise LawInputError(f"--tolerance={tolerance:g} must be in (0, 1)")
   points = []
   for start in sorted({b.start for b in branches}):
-    end = start + window
+    end = start + (window[start] if isinstance(window, dict) else window)
     if start not in ref_loss or end not in ref_loss:
       missing = start if start not in ref_loss else end
       raise LawInputError(f"the reference has no evaluation at step {missing}; evaluate it "
-                          f"every {math.gcd(start, window)} steps (eval.every_steps)")
+                          f"every {math.gcd(start, end)} steps (eval.every_steps)")
     l0, l1 = ref_loss[start], ref_loss[end]
     progress = l0 - l1
     if progress <= 0:
@@ -172,15 +175,20 @@ def read_branch_sweep(path: str) -> dict:
     branches.append(Branch(start, k, float(r["val_loss"]), m.group(0)))
   if not branches:
     raise LawInputError(f"{br_dir} holds no finished branches s<step>_k<k>")
-  windows = {(int(r["steps"]) - int(m.group(1))) * int(m.group(2))
-             for r in rows if (m := _NAME.match(str(r.get("name", ""))))}
-  if len(windows) != 1:
-    raise LawInputError(f"the branches cover different windows {sorted(windows)} "
-                        "(reference steps); give every branch the same tokens")
+  windows = {}
+  for r in rows:
+    if m := _NAME.match(str(r.get("name", ""))):
+      windows.setdefault(int(m.group(1)), set()).add(
+          (int(r["steps"]) - int(m.group(1))) * int(m.group(2)))
+  uneven = {s: sorted(w) for s, w in windows.items() if len(w) != 1}
+  if uneven:
+    raise LawInputError(f"branches from one step cover different windows {uneven} "
+                        "(reference steps); give every branch of a point the same tokens")
   other = _jsonl(os.path.join(path, "reference_seed1", "eval.jsonl"))
   return {"reference": ref, "ref_loss": ref_loss, "branches": branches,
           "seed1_loss": {int(r["step"]): float(r["val_loss"]) for r in other if "val_loss" in r},
-          "window": windows.pop(), "batch_tokens": float(ref["batch_tokens"]),
+          "window": {s: w.pop() for s, w in windows.items()},
+          "batch_tokens": float(ref["batch_tokens"]),
           "noise": noise_curve(ref_dir)}
 
 
@@ -212,15 +220,15 @@ def analyze_sweep(path: str, tolerance: float, scan: str | None = None) -> dict:
   steps, noise = data["noise"]
   for p in points:
     p.b_noise = float(np.interp(p.start, steps, noise)) if len(steps) else None
-    end = p.start + data["window"]
+    end = p.start + data["window"][p.start]
     if end in data["seed1_loss"]:
       p.seed_spread = abs(data["seed1_loss"][end] - p.loss_ref_end) / (p.loss_start
                                                                       - p.loss_ref_end)
     p.b_crit_scan = (law["b_star_tokens"] / p.loss_start ** (1 / law["alpha_b"])
                      if law else None)
   return {"law": "branches", "input": path, "tolerance": tolerance,
-          "batch_tokens": data["batch_tokens"], "window_steps": data["window"],
-          "window_tokens": data["window"] * data["batch_tokens"],
+          "batch_tokens": data["batch_tokens"],
+          "window_steps": {str(k): v for k, v in data["window"].items()},
           "lr_rule": _lr_rule(data["reference"], data["branches"], path),
           "points": [p.to_dict() for p in points],
           "reference_loss": sorted(data["ref_loss"].items()),
@@ -241,15 +249,16 @@ def _g(v) -> str:
 
 def report(data: dict) -> list[str]:
   b = data["batch_tokens"]
-  lines = [f"critical batch by branching: reference batch B = {b:g} tokens, window "
-           f"{data['window_steps']} reference steps = {data['window_tokens']:g} tokens, "
-           f"tolerance {data['tolerance']:g} of the window's progress; {data['lr_rule']}",
-           f"{'step':>6}{'tokens':>10}{'loss':>8}{'-> ref':>8}  {'loss fraction of progress by k':<34}"
+  lines = [f"critical batch by branching: reference batch B = {b:g} tokens, tolerance "
+           f"{data['tolerance']:g} of the window's progress; {data['lr_rule']}",
+           f"{'step':>6}{'window':>7}{'tokens':>10}{'loss':>8}{'-> ref':>8}  "
+           f"{'loss fraction of progress by k':<34}"
            f"{'B_crit':>9}{'model':>9}{'B_noise':>9}{'scan':>9}  (tokens){'seed Δ':>8}"]
   for p in data["points"]:
     fr = " ".join(f"{k}:{f:.2f}{'' if m else '*'}"
                   for k, f, m in zip(p["ks"][1:], p["fractions"][1:], p["matches"][1:]))
-    lines.append(f"{p['start']:>6}{p['tokens']:>10.4g}{p['loss_start']:>8.4f}"
+    lines.append(f"{p['start']:>6}{data['window_steps'][str(p['start'])]:>7}"
+                 f"{p['tokens']:>10.4g}{p['loss_start']:>8.4f}"
                  f"{p['loss_ref_end']:>8.4f}  {fr:<34}{p['bound']:>2}{p['b_crit']:>7.4g}"
                  f"{_g(p['b_crit_model'])}{_g(p['b_noise'])}{_g(p['b_crit_scan'])}"
                  + (f"{p['seed_spread']:>17.2f}" if p["seed_spread"] is not None else ""))
