@@ -11,7 +11,8 @@ reference's (scaling/laws/branching.py; docs/beyond.md).
 
   scaling-sweep --config experiments/branch_bcrit.py:tiny --workdir runs/branch
   scaling-sweep --config experiments/branch_bcrit.py:tiny --workdir runs/branch --dry-run
-  scaling-sweep --config experiments/branch_bcrit.py:tiny,branches --workdir runs/branch/branches --dry-run
+  scaling-sweep --config experiments/branch_bcrit.py:tiny,branches \
+      --workdir runs/branch/branches --dry-run
   scaling-fit branches runs/branch [--scan runs/bss/fit_bcrit/fit.json]
 
 The sweep runs the reference (DIR/reference); its analysis then copies the
@@ -35,7 +36,8 @@ import shutil
 from scaling import config as configlib
 
 LAW = "branches"
-FIGURE = "Merrill et al. 2025 Fig. 1 style: B_crit over training by branching, beside B_noise and Kaplan's B_crit(L)"
+FIGURE = ("Merrill et al. 2025 Fig. 1 style: B_crit over training by branching, "
+          "beside B_noise and Kaplan's B_crit(L)")
 
 # Stated before any run: a branch "matches" when its loss after the window's
 # tokens is within TOLERANCE × (the reference's loss decrease over the window)
@@ -69,7 +71,8 @@ def _args(arg):
   unknown = set(args) - set(VARIANTS) - {"branches", "scan", "lr_rule"}
   if unknown or len(variant) > 1:
     raise ValueError(f"unknown or conflicting variant(s) {sorted(args)}; use one of "
-                     f"{', '.join(VARIANTS)} [,branches] [,scan=FIT_JSON] [,lr_rule=sqrt|linear|none]")
+                     f"{', '.join(VARIANTS)} [,branches] [,scan=FIT_JSON] "
+                     "[,lr_rule=sqrt|linear|none]")
   rule = args.get("lr_rule") or LR_RULE
   if rule not in ("sqrt", "linear", "none"):
     raise ValueError(f"lr_rule={rule!r}; use sqrt, linear or none")

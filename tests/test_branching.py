@@ -51,8 +51,8 @@ def synthetic(noise=0.0, seed=0):
     l0, l1 = losses[s], losses[s + WINDOW]
     for k in KS:
       f = branching.progress_model(k, 1.0 / ratio)
-      branches.append(branching.Branch(s, k, float(l0 - f * (l0 - l1) + noise * rng.standard_normal()),
-                                       f"s{s}_k{k}"))
+      loss = float(l0 - f * (l0 - l1) + noise * rng.standard_normal())
+      branches.append(branching.Branch(s, k, loss, f"s{s}_k{k}"))
   return losses, branches
 
 
