@@ -58,7 +58,7 @@ def figures(data: dict) -> dict[str, bytes]:
   ax2.set_xscale("log", base=2)
   ax2.set_xlabel("k (branch batch / reference batch)")
   ax2.set_ylabel("fraction of the reference's progress")
-  ax2.set_title("branches: progress over the window, as a fraction of the reference's")
+  ax2.set_title("branches: fraction of the reference's progress")
   ax2.legend(fontsize=7)
   fig.tight_layout()
   buf = io.BytesIO()
