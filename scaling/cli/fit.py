@@ -2,6 +2,13 @@
 
   scaling-fit LAW INPUT [--out DIR] [--holdout-largest K] [--bootstrap R]
   scaling-fit frontier INPUT [--curve eval|train] [--smooth K]
+  scaling-fit isoflop INPUT          IsoFLOP profiles (Hoffmann et al. approach 2)
+  scaling-fit counts INPUT           frontier and IsoFLOP exponents under every
+                                     counting convention, side by side
+  scaling-fit branches DIR [--tolerance T] [--scan FIT_JSON]
+                                     B_crit over training by branching
+                                     (experiments/branch_bcrit.py)
+  any of them with --count kaplan|total|output|full (how N and C are counted)
 
 LAW is one of N, N+E, D, C, Cmin, ND, chinchilla, NS, bcrit, position, lr.
 INPUT is a sweep directory (results.jsonl or run directories with
@@ -22,7 +29,7 @@ import tempfile
 
 from scaling.laws import curves as curves_lib
 from scaling.laws import fit as fitting
-from scaling.laws import forms, frontier
+from scaling.laws import counting, forms, frontier, readers
 from scaling.laws.errors import LawInputError
 
 EXIT_BAD_INPUT = 2
@@ -41,9 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
               epilog="laws:\n" + "\n".join(
                   f"  {l.name:<11} {l.formula}" for l in forms.LAWS.values())
               + "\n  frontier    compute frontier of all learning curves "
-              "(loss vs C = 6*N*tokens)")
+              "(loss vs C = 6*N*tokens)"
+              + "\n  isoflop     IsoFLOP profiles: parabola of loss in ln N per "
+              "budget, N_opt, D_opt ~ C^a"
+              + "\n  counts      frontier and isoflop exponents under every "
+              "counting convention"
+              + "\n  branches    critical batch over training by branching")
   p.add_argument("law", help="law name (" + ", ".join(forms.LAWS)
-                 + ") or 'frontier'")
+                 + "), 'frontier', 'isoflop', 'counts' or 'branches'")
   p.add_argument("input", help="sweep directory, run directory or "
                  ".csv/.jsonl/.json table")
   p.add_argument("--out", help="output directory (default: "
@@ -66,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
                  "frontier; default: the paper's 2e8, for BPE losses only")
   p.add_argument("--alpha-b", type=float, help="alpha_B of that B_crit(L) "
                  "(default: the paper's 0.21)")
+  p.add_argument("--count", default=counting.DEFAULT, type=str.lower,
+                 choices=list(counting.CONVENTIONS),
+                 help="how N and C are counted (default kaplan: non-embedding N, "
+                 "C = 6*N*D); see scaling/laws/counting.py")
+  p.add_argument("--tolerance", type=float, default=0.5,
+                 help="branches: a branch matches when its loss is within this "
+                 "fraction of the reference's progress over the window")
+  p.add_argument("--scan", metavar="FIT_JSON", help="branches: fit.json of scaling-fit "
+                 "bcrit on a batch-size scan of the same model, drawn beside")
   p.add_argument("--grid", type=int, default=48,
                  help="frontier: points of the log-spaced compute grid")
   return p
@@ -151,11 +172,16 @@ def holdout_lines(h: dict, cols) -> list[str]:
 
 
 def _law_run(args, law):
-  result = fitting.fit_law(law, args.input, bootstrap=args.bootstrap,
+  table = args.input
+  if args.count != counting.DEFAULT:  # the same runs, N and C re-counted
+    base = args.input if os.path.isdir(args.input) else None
+    table = counting.count_rows(readers.read_rows(args.input), args.count, base)
+  result = fitting.fit_law(law, table, bootstrap=args.bootstrap,
                            seed=args.seed,
                            holdout_largest=args.holdout_largest,
                            bcrit_law=_bcrit_law(args))
-  lines = [f"law {law.name}: {law.formula}",
+  lines = [f"law {law.name}: {law.formula}"
+           + _count_note(args.count),
            f"input: {args.input} ({result.n_points} points"
            + (f", {len(result.heldout_table)} held out"
               if result.heldout_table is not None else "")
@@ -172,7 +198,12 @@ def _law_run(args, law):
   if not args.no_plots:
     from scaling.laws import plots
     figures = plots.law_figures(result)
-  return result.to_dict(), figures, lines
+  return {**result.to_dict(), "count": args.count}, figures, lines
+
+
+def _count_note(count: str) -> str:
+  conv = counting.get(count)
+  return f" (count {conv.name}: N {conv.n_text}, C = {conv.c_text})"
 
 
 def _bcrit_law(args):
@@ -189,6 +220,7 @@ def _bcrit_law(args):
 
 def _frontier_run(args):
   curves = curves_lib.load_curves(args.input, args.curve, args.smooth)
+  curves = counting.counted_curves(curves, args.input, args.count)
   b_star, alpha_b = _bcrit_law(args) or (None, None)
   if args.holdout_largest:
     result = frontier.frontier_holdout(curves, args.holdout_largest,
@@ -201,9 +233,9 @@ def _frontier_run(args):
                                        bootstrap=args.bootstrap,
                                        seed=args.seed, b_star=b_star,
                                        alpha_b=alpha_b)
-  d = result.to_dict()
+  d = {**result.to_dict(), "count": args.count}
   lines = [f"compute frontier of {len(curves)} runs from {args.input} "
-           f"(C = 6*N*tokens; coefficients for C in PF-days)",
+           f"(coefficients for C in PF-days)" + _count_note(args.count),
            "fitted grid points: " + ", ".join(
                f"{k}: {int(m.sum())}/{len(m)}" for k, m in result.masks.items())]
   if "C_min" not in result.envelopes:
@@ -219,9 +251,41 @@ def _frontier_run(args):
   return d, figures, lines
 
 
+def _isoflop_run(args):
+  from scaling.laws import isoflop  # pylint: disable=g-import-not-at-top
+  base = args.input if os.path.isdir(args.input) else None
+  result = isoflop.fit_isoflop(readers.read_rows(args.input), base, args.count,
+                               bootstrap=args.bootstrap, seed=args.seed)
+  lines = isoflop.report(result)
+  figures = {} if args.no_plots else isoflop.figures(result)
+  return result.to_dict(), figures, lines
+
+
+def _counts_run(args):
+  from scaling.laws import conventions  # pylint: disable=g-import-not-at-top
+  data = conventions.compare(args.input, curve=args.curve, bootstrap=args.bootstrap,
+                             seed=args.seed)
+  figures = {} if args.no_plots else conventions.figures(data)
+  return data, figures, conventions.report(data)
+
+
+def _branches_run(args):
+  from scaling.laws import branching  # pylint: disable=g-import-not-at-top
+  data = branching.analyze_sweep(args.input, args.tolerance, args.scan)
+  figures = {}
+  if not args.no_plots:
+    from scaling.laws import branch_plots  # pylint: disable=g-import-not-at-top
+    figures = branch_plots.figures(data)
+  return data, figures, branching.report(data)
+
+
+_EXTRA = {"frontier": _frontier_run, "isoflop": _isoflop_run, "counts": _counts_run,
+          "branches": _branches_run}
+
+
 def run(args) -> list[str]:
-  if args.law.lower() == "frontier":
-    name = "frontier"
+  if args.law.lower() in _EXTRA:
+    name = args.law.lower()
   else:
     try:
       name = forms.get_law(args.law).name
@@ -233,8 +297,8 @@ def run(args) -> list[str]:
       or args.grid < 4:
     raise LawInputError("--holdout-largest and --bootstrap must be >= 0, "
                         "--smooth >= 1 and --grid >= 4")
-  if name == "frontier":
-    data, figures, lines = _frontier_run(args)
+  if name in _EXTRA:
+    data, figures, lines = _EXTRA[name](args)
   else:
     data, figures, lines = _law_run(args, forms.get_law(name))
   out_dir = args.out or default_out(args.input, name)
