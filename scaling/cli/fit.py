@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
               epilog="laws:\n" + "\n".join(
                   f"  {l.name:<11} {l.formula}" for l in forms.LAWS.values())
               + "\n  frontier    compute frontier of all learning curves "
-              "(loss vs C = 6*N*tokens)")
+              "(loss vs C = 6*N*tokens)\n\nexample:\n"
+              "  scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size\n"
+              "  scaling-fit N runs/model_size")
   p.add_argument("law", help="law name (" + ", ".join(forms.LAWS)
                  + ") or 'frontier'")
   p.add_argument("input", help="sweep directory, run directory or "

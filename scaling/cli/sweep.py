@@ -18,12 +18,18 @@ import argparse
 import signal
 import sys
 
+from scaling.cli import examples
+
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
 DEFAULT_FLOPS = {"cpu": 3e10, "gpu": 3.5e14, "tpu": 1e14}
 
 
 def _parser():
-  p = argparse.ArgumentParser(prog="scaling-sweep", description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(
+      prog="scaling-sweep", description=__doc__.split("\n")[0],
+      formatter_class=examples.FORMATTER, epilog=examples.epilog(
+          "scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size",
+          before="cluster recipes (SLURM, Ray, Kubernetes, TPU VMs): docs/cluster.md"))
   p.add_argument("--config", required=True, help="experiments/X.py[:ARG]")
   p.add_argument("--workdir", required=True, help="sweep directory")
   p.add_argument("--jobs", type=int, default=1, help="members run at once (CPU)")
