@@ -1,6 +1,7 @@
 """Sweeps on cluster engines: a 3-member sweep through submitit's local executor
-(the SLURM path), its job killed once mid-member and resubmitted; `--shard
-auto` from the schedulers' environments."""
+(the SLURM path) and through a local Ray instance, each with one member's job /
+worker killed once mid-run and resumed; Ray's resource rule; `--shard auto`
+from the schedulers' environments."""
 
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from scaling.sweep import runner as runlib
+from scaling.sweep.ray_backend import resources_for
 from scaling.sweep.shards import auto_shard
 from scaling.train import records
 
@@ -30,11 +32,12 @@ EXPERIMENT = textwrap.dedent('''
     def sweep(arg=None):
       members = [{"name": f"m{i}", "overrides": {"train.seed": i}} for i in range(3)]
       # The member to kill: long enough to be caught mid-run.
-      members[1]["overrides"].update({"train.steps": 400, "checkpoint.every_steps": 100,
-                                      "eval.every_steps": 400})
+      members[1]["overrides"].update({"train.steps": 150, "checkpoint.every_steps": 50,
+                                      "eval.every_steps": 150})
       return members
 ''')
-STEPS = {"m0": 6, "m1": 400, "m2": 6}
+STEPS = {"m0": 6, "m1": 150, "m2": 6}
+FIRST_CHECKPOINT = 50
 
 
 @pytest.fixture()
@@ -44,10 +47,11 @@ def experiment_file(tmp_path):
   return str(path)
 
 
-def sweep_killing_one_job(sweep_dir, args, victim="m1", min_step=20):
-  """Runs scaling-sweep with `args`; once `victim` has logged `min_step` steps,
-  SIGKILLs the process its job.json names (the job / Ray worker); returns the
-  finished sweep's CompletedProcess-like (returncode, stdout, stderr)."""
+def sweep_killing_one_job(sweep_dir, args, victim="m1", min_step=FIRST_CHECKPOINT + 5):
+  """Runs scaling-sweep with `args`; once `victim` has its first checkpoint and
+  has logged `min_step` steps, SIGKILLs the process its job.json names (the
+  job / Ray worker); returns (returncode, stdout, stderr, the killed job.json,
+  the metrics lines up to the first checkpoint as they were then)."""
   cmd = [sys.executable, "-m", "scaling.cli.sweep", "--workdir", sweep_dir, "--no-analyze",
          *args]
   proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
@@ -56,18 +60,21 @@ def sweep_killing_one_job(sweep_dir, args, victim="m1", min_step=20):
   deadline, killed = time.time() + 240, None
   while time.time() < deadline and proc.poll() is None:
     rows = records.read_jsonl(metrics) if os.path.exists(metrics) else []
-    if rows and rows[-1]["step"] >= min_step:
+    saved = os.path.isdir(os.path.join(sweep_dir, victim, "checkpoints", str(FIRST_CHECKPOINT)))
+    if saved and rows and rows[-1]["step"] >= min_step:
       with open(os.path.join(sweep_dir, victim, "job.json")) as f:
         killed = json.load(f)
       os.kill(killed["pid"], signal.SIGKILL)
+      with open(metrics) as f:
+        before = f.readlines()[:FIRST_CHECKPOINT]
       break
     time.sleep(0.2)
   out, err = proc.communicate(timeout=300)
   assert killed, f"never saw {victim} at step {min_step}:\n{out}\n{err}"
-  return proc.returncode, out, err, killed
+  return proc.returncode, out, err, killed, before
 
 
-def check_every_result_once(sweep_dir, out, err):
+def check_every_result_once(sweep_dir, out, err, before):
   with open(os.path.join(sweep_dir, "results.jsonl")) as f:
     rows = [json.loads(line) for line in f]
   assert sorted(r["name"] for r in rows) == sorted(STEPS), out + err
@@ -75,25 +82,48 @@ def check_every_result_once(sweep_dir, out, err):
     logged = [r["step"] for r in records.read_jsonl(os.path.join(sweep_dir, name, "metrics.jsonl"))]
     assert logged == list(range(1, steps + 1)), (name, out, err)  # each step once
   assert "in use by another trainer" not in open(os.path.join(sweep_dir, "m1", "train.log")).read()
+  with open(os.path.join(sweep_dir, "m1", "metrics.jsonl")) as f:  # resumed, not restarted:
+    assert f.readlines()[:FIRST_CHECKPOINT] == before  # the lines (with timings) stayed
 
 
 def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")
-  code, out, err, killed = sweep_killing_one_job(
+  code, out, err, killed, before = sweep_killing_one_job(
       sweep_dir, ["--config", experiment_file, "--backend", "slurm", "--slurm-cluster", "local",
                   "--time-min", "10"])
   assert code == 0, out + err
   assert "m1: job died; resubmitting" in out
-  check_every_result_once(sweep_dir, out, err)
+  check_every_result_once(sweep_dir, out, err, before)
   with open(os.path.join(sweep_dir, "m1", "job.json")) as f:
     last = json.load(f)
   assert last["attempt"] == 1 and last["pid"] != killed["pid"]
   log = open(os.path.join(sweep_dir, "m1", "train.log")).read()
-  assert "resum" in log.lower(), log[-2000:]
+  assert "checkpoint saved, rerun to resume" in log, log[-2000:]  # it got SIGTERM, saved
 
   again = run_cli("scaling.cli.sweep", "--config", experiment_file, "--workdir", sweep_dir,
                   "--backend", "slurm", "--slurm-cluster", "local", "--no-analyze")
   assert again.returncode == 0 and again.stdout.count(": skipped") == 3, again.stdout
+
+
+def test_ray_backend_retries_a_killed_worker_which_resumes(experiment_file, tmp_path):
+  pytest.importorskip("ray")
+  sweep_dir = str(tmp_path / "sweep")
+  code, out, err, killed, before = sweep_killing_one_job(
+      sweep_dir, ["--config", experiment_file, "--backend", "ray", "--ray-cpus", "2",
+                  "--max-requeues", "2"])
+  assert code == 0, out + err
+  check_every_result_once(sweep_dir, out, err, before)
+  with open(os.path.join(sweep_dir, "m1", "job.json")) as f:
+    last = json.load(f)
+  assert last["pid"] != killed["pid"] and last["task_id"] == killed["task_id"]  # Ray's retry
+
+
+def test_ray_resources_follow_member_size():
+  rule = lambda n, cluster: resources_for(n, cluster, 1e7, tpu_chips_per_host=4)
+  assert rule(5e7, {"CPU": 64, "GPU": 8}) == {"num_cpus": 1, "num_gpus": 1}
+  assert rule(5e5, {"CPU": 64, "GPU": 8}) == {"num_cpus": 1}
+  assert rule(5e7, {"CPU": 64, "TPU": 16}) == {"num_cpus": 1, "resources": {"TPU": 4}}
+  assert rule(5e7, {"CPU": 2}) == {"num_cpus": 1}
 
 
 def test_shard_auto_reads_array_indexed_and_tpu_environments(monkeypatch):

@@ -40,6 +40,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
   r.add_argument("--address", default=None,
                  help="Ray cluster to join (auto: the one this node belongs to); "
                       "default a local instance")
+  r.add_argument("--ray-cpus", type=int, default=None,
+                 help="CPUs of the local Ray instance (without --address; default all)")
   r.add_argument("--gpu-threshold", type=float, default=1e7,
                  help="members with at least this many non-embedding parameters ask for "
                       "a GPU when the cluster has GPUs")
@@ -86,5 +88,5 @@ def make_runner(args, experiment):
   from scaling.sweep import ray_backend  # pylint: disable=g-import-not-at-top
   return ray_backend.RayRunner(experiment, args.workdir, address=args.address,
                                max_retries=args.max_requeues,
-                               gpu_threshold=args.gpu_threshold,
+                               gpu_threshold=args.gpu_threshold, num_cpus=args.ray_cpus,
                                retry_failed=args.retry_failed)
