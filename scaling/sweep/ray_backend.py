@@ -44,14 +44,14 @@ def resources_for(n_params: int | None, cluster: dict, threshold: float,
   return {"num_cpus": 1}
 
 
-def run_member(cmd: list[str], member_dir: str) -> int:
+def run_member(cmd: list[str], member_dir: str, extra_env: dict | None = None) -> int:
   """The Ray task: runs the trainer; its exit code. Runs in a Ray worker."""
   import ray  # pylint: disable=g-import-not-at-top
   context = ray.get_runtime_context()
   write_json(os.path.join(member_dir, JOB_JSON),
              {"task_id": context.get_task_id(), "pid": os.getpid(),
               "host": socket.gethostname(), "started": time.time()})
-  env = dict(os.environ, **{lifeline.ENV: str(os.getpid())})
+  env = dict(os.environ, **(extra_env or {}), **{lifeline.ENV: str(os.getpid())})
   accelerators = context.get_accelerator_ids()
   if not any(accelerators.values()):
     env["JAX_PLATFORMS"] = "cpu"
@@ -113,7 +113,7 @@ class RayRunner(Runner):
       if self.stopping.is_set():
         return EXIT_PREEMPTED
       ref = self._remote.options(max_retries=self.max_retries, name=member.name,
-                                 **options).remote(cmd, member_dir)
+                                 **options).remote(cmd, member_dir, self.member_env())
       with self._lock:
         self._refs[member.name] = ref
       self.log(f"{member.name}: started as a Ray task ({_describe(options)})"

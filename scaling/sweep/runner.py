@@ -142,6 +142,11 @@ class Runner:
     write_json(failed_path, {"returncode": code, "seconds": seconds, "log_tail": tail})
     return Outcome(member.name, "failed", seconds, tail.strip().splitlines()[-1] if tail.strip() else f"exit {code}")
 
+  def member_env(self) -> dict[str, str]:
+    """Environment a member gets on any backend: its sweep's name, under which
+    experiment tracking groups it (scaling/tracking.py)."""
+    return {"SCALING_SWEEP_NAME": os.path.basename(self.sweep_dir)}
+
   def execute(self, member: Member, cmd: list[str], member_dir: str) -> int:
     """Runs a member's trainer command to its end; its exit code. Backends
     (backends.py) run the same command elsewhere."""
@@ -149,7 +154,8 @@ class Runner:
     with open(os.path.join(member_dir, "train.log"), "a") as log:
       proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True,
-                              env=dict(os.environ, **{lifeline.ENV: str(os.getpid())}))
+                              env=dict(os.environ, **self.member_env(),
+                                       **{lifeline.ENV: str(os.getpid())}))
       with self._lock:
         self._procs.add(proc)
       code = proc.wait()

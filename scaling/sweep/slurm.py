@@ -64,12 +64,15 @@ class SlurmOptions:
 class MemberJob:
   """The submitted function: runs a member's trainer command in the job."""
 
-  def __init__(self, cmd: list[str], member_dir: str, attempt: int = 0):
+  def __init__(self, cmd: list[str], member_dir: str, attempt: int = 0,
+               env: dict | None = None):
     self.cmd, self.member_dir, self.attempt = cmd, member_dir, attempt
+    self.env = dict(env or {})
     self._proc = None
 
   def __getstate__(self):
-    return {"cmd": self.cmd, "member_dir": self.member_dir, "attempt": self.attempt}
+    return {"cmd": self.cmd, "member_dir": self.member_dir, "attempt": self.attempt,
+            "env": self.env}
 
   def __setstate__(self, state):
     self.__dict__.update(state, _proc=None)
@@ -86,7 +89,8 @@ class MemberJob:
     with open(os.path.join(self.member_dir, "train.log"), "a") as log:
       # The trainer gets SIGTERM (saves, exits 75) if this job process dies.
       self._proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                    env=dict(os.environ, **{lifeline.ENV: str(os.getpid())}))
+                                    env=dict(os.environ, **self.env,
+                                             **{lifeline.ENV: str(os.getpid())}))
       return self._proc.wait()
 
   def checkpoint(self):
@@ -99,7 +103,7 @@ class MemberJob:
       except subprocess.TimeoutExpired:
         pass
     return submitit.helpers.DelayedSubmission(
-        MemberJob(self.cmd, self.member_dir, self.attempt + 1))
+        MemberJob(self.cmd, self.member_dir, self.attempt + 1, self.env))
 
 
 class SubmititRunner(Runner):
@@ -127,7 +131,7 @@ class SubmititRunner(Runner):
     with self._executor_lock:  # parameters are per executor, jobs differ by name
       executor.update_parameters(**self.options.executor_parameters(
           f"{os.path.basename(self.sweep_dir)}/{member.name}"))
-      job = executor.submit(MemberJob(cmd, member_dir, attempt))
+      job = executor.submit(MemberJob(cmd, member_dir, attempt, self.member_env()))
     with self._lock:
       self._jobs[member.name] = job
     self.log(f"{member.name}: submitted as job {job.job_id}"
