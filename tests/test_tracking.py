@@ -3,6 +3,7 @@ the same calls; resume truncates JSONL and continues the same W&B run; a sweep
 member is grouped under the sweep's name."""
 
 import glob
+import importlib
 import json
 import os
 
@@ -17,8 +18,8 @@ EVAL = {"step": 3, "val_loss": 4.5, "val_bpb": 6.0}
 
 
 def _tb_tags(workdir):
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  acc = event_accumulator.EventAccumulator(os.path.join(workdir, "tb"))
+  reader = importlib.import_module("tensorboard.backend.event_processing.event_accumulator")
+  acc = reader.EventAccumulator(os.path.join(workdir, "tb"))
   acc.Reload()
   return set(acc.Tags()["scalars"])
 
@@ -30,7 +31,8 @@ def test_jsonl_and_tensorboard_through_one_writer(tmp_path):
   writer.write("metrics", ROWS)
   writer.write("eval", [EVAL])
   writer.close()
-  assert [r["step"] for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))] == [1, 2, 3]
+  steps = lambda: [r["step"] for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))]
+  assert steps() == [1, 2, 3]
   assert records.read_jsonl(os.path.join(workdir, "eval.jsonl")) == [EVAL]
   assert glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*"))
   try:
@@ -42,7 +44,7 @@ def test_jsonl_and_tensorboard_through_one_writer(tmp_path):
   resumed.truncate_after(2)  # resume from step 2's checkpoint
   resumed.write("metrics", [ROWS[2]])
   resumed.close()
-  assert [r["step"] for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))] == [1, 2, 3]
+  assert steps() == [1, 2, 3]
   with pytest.raises(ValueError, match="unknown"):
     resumed.write("other", ROWS)
 

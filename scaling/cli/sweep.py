@@ -92,10 +92,10 @@ def main(argv=None) -> int:
     print(f"estimated total {total:.0f}s at {rate:.1e} FLOP/s (compute only; "
           "start-up and evaluation come on top)")
     return 0
-  from scaling.sweep.backends import BackendError, make_runner  # pylint: disable=g-import-not-at-top
+  from scaling.sweep import backends  # pylint: disable=g-import-not-at-top
   try:
-    run = make_runner(args, experiment)
-  except BackendError as e:
+    run = backends.make_runner(args, experiment)
+  except backends.BackendError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   signal.signal(signal.SIGTERM, run.stop)

@@ -74,7 +74,8 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
   saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
   if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
     vocab = _saved_spm(workdir, saved)
-    if not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit():  # spm:PATH: must still match
+    spm_path = not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit()
+    if spm_path:  # spm:PATH: must still match
       current = get_vocab(data_cfg.vocab)
       if current.sha256 != vocab.sha256:
         raise DataError(

@@ -28,7 +28,7 @@ import time
 
 from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
-from scaling.sweep.slurm import JOB_JSON
+from scaling.sweep.slurm import EXIT_BUSY, JOB_JSON, busy
 from scaling.train.records import write_json
 
 
@@ -123,6 +123,8 @@ class RayRunner(Runner):
       except Exception as e:  # pylint: disable=broad-except  # Ray's task errors
         self.log(f"{member.name}: Ray task lost ({type(e).__name__}); rerun to resume")
         return EXIT_PREEMPTED
+      if code == EXIT_BUSY:
+        return busy(member, self.log)
       if code != EXIT_PREEMPTED or self.stopping.is_set():
         return code
       self.log(f"{member.name}: preempted; resubmitting to resume from its checkpoint")

@@ -19,7 +19,6 @@ this machine): the path the tests take.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import socket
@@ -31,6 +30,7 @@ from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
 from scaling.train.records import write_json
 
+EXIT_BUSY = 73  # scaling.train.runlock.EXIT_BUSY (not imported: it pulls in JAX)
 JOB_JSON = "job.json"  # DIR/<member>/job.json: the member's current job, as the job sees it
 POLL_S = 1.0
 
@@ -152,6 +152,8 @@ class SubmititRunner(Runner):
       if self.stopping.is_set():
         return EXIT_PREEMPTED
       code = self._wait(self._submit(member, cmd, member_dir, attempt))
+      if code == EXIT_BUSY:
+        return busy(member, self.log)
       if code not in (None, EXIT_PREEMPTED) or self.stopping.is_set():
         return EXIT_PREEMPTED if code is None else code
       self.log(f"{member.name}: job " + ("died" if code is None else "was preempted")
@@ -170,9 +172,10 @@ class SubmititRunner(Runner):
         pass
 
 
-def read_job(member_dir: str) -> dict | None:
-  try:
-    with open(os.path.join(member_dir, JOB_JSON)) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
+def busy(member, log) -> int:
+  """A trainer from elsewhere (say, a job of an earlier, killed sweep) still
+  holds the member's directory: not a failure; a later rerun resumes it."""
+  log(f"{member.name}: another trainer still holds its directory (a job of an earlier "
+      "sweep?); leaving it, rerun the sweep once that job ends")
+  return EXIT_PREEMPTED
+
