@@ -132,6 +132,8 @@ class SubmititRunner(Runner):
       executor.update_parameters(**self.options.executor_parameters(
           f"{os.path.basename(self.sweep_dir)}/{member.name}"))
       job = executor.submit(MemberJob(cmd, member_dir, attempt, self.member_env()))
+    if self.options.cluster == "local" and hasattr(job, "_results_timeout_s"):
+      job._results_timeout_s = 2  # pylint: disable=protected-access  # no NFS lag to wait out
     with self._lock:
       self._jobs[member.name] = job
     self.log(f"{member.name}: submitted as job {job.job_id}"
