@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 
+from scaling.cli import examples
 from scaling.gns import critical_batch
 from scaling.gns.critical_batch import BcritError
 from scaling.train.records import write_json
@@ -41,7 +42,10 @@ def _losses(text: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-fit bcrit", description=__doc__.split("\n\n")[0])
+  p = _Parser(prog="scaling-fit bcrit", description=__doc__.split("\n\n")[0],
+              formatter_class=examples.FORMATTER, epilog=examples.epilog(
+                  "scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan",
+                  "scaling-fit bcrit runs/bscan --out runs/bscan/fit_bcrit"))
   p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directory or run directories")
   p.add_argument("--target-losses", type=_losses, default=None,
                  help="comma-separated training losses (nats/token); default: --levels "

@@ -18,6 +18,8 @@ import os
 import sys
 import time
 
+from scaling.cli import examples
+
 
 def fail(message: str) -> None:
   print(f"error: {message}", file=sys.stderr)
@@ -25,7 +27,12 @@ def fail(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="scaling-eval", description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(
+      prog="scaling-eval", description=__doc__.split("\n")[0],
+      formatter_class=examples.FORMATTER, epilog=examples.epilog(
+          "scaling-train --config configs/transformer.py:size=nano --workdir runs/nano "
+          "--config.train.steps=100",
+          "scaling-eval --workdir runs/nano --data text:README.md --batches 2"))
   p.add_argument("--workdir", required=True, help="the run's directory")
   p.add_argument("--data", default="", help="a source spec (default: the run's data.source)")
   p.add_argument("--name", default="", help="name in eval_<name>.json (default: from the source)")

@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
               "budget, N_opt, D_opt ~ C^a"
               + "\n  counts      frontier and isoflop exponents under every "
               "counting convention"
-              + "\n  branches    critical batch over training by branching")
+              + "\n  branches    critical batch over training by branching"
+              "\n\nexample:\n"
+              "  scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size\n"
+              "  scaling-fit N runs/model_size")
   p.add_argument("law", help="law name (" + ", ".join(forms.LAWS)
                  + "), 'frontier', 'isoflop', 'counts' or 'branches'")
   p.add_argument("input", help="sweep directory, run directory or "

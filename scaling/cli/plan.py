@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from scaling.cli import examples
 from scaling.laws import planner
 from scaling.laws.errors import LawInputError
 
@@ -24,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-plan", description=__doc__.split("\n\n")[0])
+  p = _Parser(prog="scaling-plan", description=__doc__.split("\n\n")[0],
+              formatter_class=examples.FORMATTER,
+              epilog=examples.epilog("scaling-plan --compute 1 --pf-days"))
   p.add_argument("--compute", required=True, type=float, metavar="C",
                  help="compute budget C_min in FLOP (PF-days with --pf-days)")
   p.add_argument("--pf-days", action="store_true",

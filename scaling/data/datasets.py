@@ -3,8 +3,9 @@ evaluation sets. The glue between `data.*` / `eval.*` config and the modules
 that do the work; used by the training loop and scaling-eval.
 
 A run's vocabulary is fixed when it starts: it is written into the workdir
-(vocab.json, and vocab.model for SentencePiece), and a resumed run or an
-evaluation uses that copy, so all of them see the same ids.
+(vocab.json, and vocab.model for SentencePiece or vocab.tiktoken for GPT-2's
+BPE), and a resumed run or an evaluation uses that copy, so all of them see
+the same ids.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from scaling.data.errors import DataError
 from scaling.data.sources import SourceOptions, get_source, spec_error
 from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
+from scaling.data.gpt2_vocab import Gpt2Vocab, is_gpt2
 from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
 
 RUN_VOCAB_JSON = "vocab.json"
 RUN_VOCAB_MODEL = "vocab.model"
+RUN_VOCAB_BPE = "vocab.tiktoken"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -71,7 +74,8 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
   saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
   if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
     vocab = _saved_spm(workdir, saved)
-    if not saved["spec"].partition(":")[2].isdigit():  # spm:PATH: must still match
+    spm_path = not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit()
+    if spm_path:  # spm:PATH: must still match
       current = get_vocab(data_cfg.vocab)
       if current.sha256 != vocab.sha256:
         raise DataError(
@@ -84,8 +88,12 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
                    progress=progress, max_train_tokens=data_cfg.get("max_train_tokens", 0))
 
 
-def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
-  vocab = SpmVocab(os.path.join(workdir, saved["file"]), spec=saved["spec"])
+def _saved_spm(workdir: str, saved: dict) -> SpmVocab | Gpt2Vocab:
+  path = os.path.join(workdir, saved["file"])
+  if is_gpt2(saved["spec"]):
+    vocab = Gpt2Vocab(saved["spec"], path=path)
+  else:
+    vocab = SpmVocab(path, spec=saved["spec"])
   if vocab.sha256 != saved.get("sha256"):
     raise DataError(f"{vocab.path} is not the vocabulary this run was trained with "
                     f"(its sha256 differs from {RUN_VOCAB_JSON}'s); restore it or use a "
@@ -100,12 +108,12 @@ def save_run_vocab(workdir: str, vocab) -> None:
   info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
           "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
   if vocab.path:
-    target = os.path.join(workdir, RUN_VOCAB_MODEL)
+    target = os.path.join(workdir, RUN_VOCAB_BPE if is_gpt2(vocab.spec) else RUN_VOCAB_MODEL)
     if os.path.abspath(vocab.path) != os.path.abspath(target):
       tmp = target + ".tmp"
       shutil.copyfile(vocab.path, tmp)
       os.replace(tmp, target)
-    info["file"] = RUN_VOCAB_MODEL
+    info["file"] = os.path.basename(target)
   if _read_json(os.path.join(workdir, RUN_VOCAB_JSON)) != info:
     from scaling.train.records import write_json  # pylint: disable=g-import-not-at-top
     write_json(os.path.join(workdir, RUN_VOCAB_JSON), info)
