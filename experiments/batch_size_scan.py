@@ -28,13 +28,7 @@ VARIANTS = {
 
 
 def _variant(arg):
-  args = configlib.parse_arg(arg)
-  names = [k for k in args if k in VARIANTS]
-  unknown = set(args) - set(VARIANTS)
-  if unknown or len(names) > 1:
-    raise ValueError(f"unknown or conflicting variant(s) {sorted(args)}; use one of "
-                     f"{', '.join(VARIANTS)}")
-  return names[0] if names else "tiny"
+  return configlib.experiment_variant(arg, names=tuple(VARIANTS), default="tiny")
 
 
 def member_steps(variant: str, batch_size: int) -> int:
@@ -73,11 +67,7 @@ def sweep(arg=None):
 def analyze(sweep_dir, arg=None):
   """fit.json and figures into sweep_dir/fit_bcrit; returns the fit."""
   del arg
-  from scaling.cli import bcrit  # pylint: disable=g-import-not-at-top
-  code = bcrit.main([sweep_dir])
-  if code:
-    raise ValueError(f"the critical-batch analysis of {sweep_dir} failed (exit {code})")
-  import json  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(sweep_dir, "fit_bcrit", "fit.json")) as f:
-    return json.load(f)
+  from scaling.laws.report import bcrit_to_dir  # pylint: disable=g-import-not-at-top
+  fit, lines = bcrit_to_dir(sweep_dir)
+  print("\n".join(lines))
+  return fit

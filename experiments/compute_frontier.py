@@ -13,7 +13,6 @@ few minutes) and the default full variant (sizes mini..large, paper schedule).
 
 import os
 
-from scaling import config as configlib
 from scaling.sweep import analysis
 
 LAW = "frontier"
@@ -21,25 +20,16 @@ FIGURE = "Figs. 1, 13, 14: learning curves against compute, their envelope, N_op
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  configlib.apply_size(c, "tiny" if arg == "tiny" else "base")
-  if arg == "tiny":
-    analysis.tiny_schedule(c, steps=400, eval_every=25)
-    c.train.lr = 3e-3
-  else:
-    c.eval.every_steps = 500
-  c.name = "compute_frontier"
-  return c
+  return analysis.variant_config(arg, "compute_frontier", steps=400, eval_every=25,
+                                 full_eval_every=500)[0]
 
 
 def sweep(arg=None):
-  if arg == "tiny":
-    return analysis.ladder_members()
-  return analysis.size_members(("mini", "small", "medium", "base", "large"))
+  return analysis.ladder_or_sizes(arg, ("mini", "small", "medium", "base", "large"))
 
 
 def analyze(sweep_dir, arg=None):
   del arg
   analysis.print_runs(sweep_dir)
   return analysis.fit("frontier", sweep_dir, os.path.join(sweep_dir, "fit_frontier"),
-                      "--curve", "eval")
+                      curve="eval")

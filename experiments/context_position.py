@@ -15,7 +15,6 @@ import os
 
 import numpy as np
 
-from scaling import config as configlib
 from scaling.sweep import analysis
 
 LAW = "position"
@@ -23,23 +22,16 @@ FIGURE = "Fig. 20: per-token loss against position in the context, with a + b·T
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=300, eval_every=150)
+  c, tiny = analysis.variant_config(arg, "context_position", steps=300, eval_every=150)
+  if tiny:
     c.model.n_ctx, c.train.batch_size = 256, 8
     c.eval.batches = 16  # many sequences: the per-position means are noisy
-    c.train.lr = 3e-3
-  else:
-    configlib.apply_size(c, "base")
-  c.name = "context_position"
   return c
 
 
 def sweep(arg=None):
-  if arg == "tiny":
-    return analysis.ladder_members([(1, 32, 2), (2, 64, 4), (4, 128, 4)])
-  return analysis.size_members(("small", "medium", "base", "large"))
+  return analysis.ladder_or_sizes(arg, ("small", "medium", "base", "large"),
+                                  shapes=[(1, 32, 2), (2, 64, 4), (4, 128, 4)])
 
 
 def analyze(sweep_dir, arg=None):

@@ -26,23 +26,15 @@ FULL_D = (2e7, 6e7, 2e8, 6e8, 2e9)
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=300, eval_every=25)
-    c.train.lr = 3e-3
-    c.model.dropout = 0.1  # as in the paper's data-limited runs (Section 4)
-  else:
-    configlib.apply_size(c, "base")
-    c.model.dropout = 0.1
-    c.eval.every_steps = 1000
-  c.name = "data_size"
+  c, _ = analysis.variant_config(arg, "data_size", steps=300, eval_every=25,
+                                 full_eval_every=1000)
+  c.model.dropout = 0.1  # as in the paper's data-limited runs (Section 4)
   return c
 
 
 def sweep(arg=None):
   members = []
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     shapes, sizes = TINY_SHAPES, TINY_D
   else:
     shapes = [configlib.SIZES[s][:3] for s in ("mini", "small", "medium", "base")]
@@ -62,4 +54,4 @@ def analyze(sweep_dir, arg=None):
            "loss": r["best_val_loss"], "run": r["name"]} for r in runs]
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_ND", "table.csv"), rows,
                              ["run", "N", "D", "loss"])
-  return analysis.fit("ND", table, os.path.join(sweep_dir, "fit_ND"), "--bootstrap", "100")
+  return analysis.fit("ND", table, os.path.join(sweep_dir, "fit_ND"), bootstrap=100)

@@ -13,7 +13,6 @@ the default full variant (sizes mini..large, paper schedule).
 
 import os
 
-from scaling import config as configlib
 from scaling.sweep import analysis
 
 LAW = "NS"
@@ -21,23 +20,15 @@ FIGURE = "Figs. 4 and 11: learning curves against steps, and the fit of Eq. 5.6"
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=400, eval_every=25)
-    c.train.lr = 3e-3
+  c, tiny = analysis.variant_config(arg, "learning_curves", steps=400, eval_every=25,
+                                    full_eval_every=1000)
+  if tiny:
     c.train.schedule = "constant"  # steps to a loss should not depend on the run's length
-  else:
-    configlib.apply_size(c, "base")
-    c.eval.every_steps = 1000
-  c.name = "learning_curves"
   return c
 
 
 def sweep(arg=None):
-  if arg == "tiny":
-    return analysis.ladder_members()
-  return analysis.size_members(("mini", "small", "medium", "base", "large"))
+  return analysis.ladder_or_sizes(arg, ("mini", "small", "medium", "base", "large"))
 
 
 def analyze(sweep_dir, arg=None):
@@ -51,4 +42,4 @@ def analyze(sweep_dir, arg=None):
                      "B": run["batch_tokens"], "loss": row["val_loss"]})
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_NS", "table.csv"), rows,
                              ["run", "N", "S", "B", "loss"])
-  return analysis.fit("NS", table, os.path.join(sweep_dir, "fit_NS"), "--bootstrap", "50")
+  return analysis.fit("NS", table, os.path.join(sweep_dir, "fit_NS"), bootstrap=50)

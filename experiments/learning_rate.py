@@ -28,18 +28,13 @@ FULL_LRS = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3)
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=200, eval_every=100)
-  else:
-    configlib.apply_size(c, "base")
-  c.name = "learning_rate"
-  return c
+  # the tiny variant keeps the Kaplan LR: the sweep sets each member's
+  return analysis.variant_config(arg, "learning_rate", steps=200, eval_every=100,
+                                 tiny_lr=None)[0]
 
 
 def sweep(arg=None):
-  tiny = arg == "tiny"
+  tiny = configlib.experiment_variant(arg) == "tiny"
   shapes = TINY_SHAPES if tiny else [configlib.SIZES[s][:3] for s in ("small", "medium", "base")]
   members = []
   for l, d, h in shapes:
@@ -95,4 +90,4 @@ def analyze(sweep_dir, arg=None):
     print(f"schedule {name:<9} final validation loss {schedules[name]:.4f}")
   analysis.save_figure(fig, os.path.join(sweep_dir, "learning_rate.png"))
   table = analysis.write_csv(os.path.join(sweep_dir, "fit_lr", "table.csv"), rows, ["N", "lr"])
-  return analysis.fit("lr", table, os.path.join(sweep_dir, "fit_lr"), "--bootstrap", "0")
+  return analysis.fit("lr", table, os.path.join(sweep_dir, "fit_lr"), bootstrap=0)

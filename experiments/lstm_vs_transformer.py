@@ -16,11 +16,12 @@ large corpus).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
 from scaling import config as configlib
+from scaling.results import SweepDir
+from scaling.results.io import write_json
 
 LAW = "position"
 FIGURE = "Fig. 7: loss against N for LSTMs and Transformers, and per-position loss of matched pairs"
@@ -53,7 +54,7 @@ VARIANTS = {
     },
 }
 
-# analysis settings (scaling.perposition): a curve has flattened once its
+# analysis settings (scaling.laws.perposition): a curve has flattened once its
 # smoothed value is within FLAT_TOL nats of its plateau (the mean of the last
 # quarter of the context); the LSTM has fallen behind once its smoothed loss
 # stays more than BEHIND_TOL nats above its Transformer's.
@@ -62,9 +63,7 @@ BEHIND_TOL = 0.02
 
 
 def _variant(arg) -> tuple[str, dict]:
-  name = (arg or "full").strip()
-  if name not in VARIANTS:
-    raise ValueError(f"variant {name!r} is unknown; use one of {', '.join(VARIANTS)}")
+  name = configlib.experiment_variant(arg, names=tuple(VARIANTS))
   return name, VARIANTS[name]
 
 
@@ -103,25 +102,21 @@ def sweep(arg=None) -> list[dict]:
 def _read_runs(sweep_dir: str) -> list[dict]:
   runs = []
   for name in sorted(os.listdir(sweep_dir)):
-    path = os.path.join(sweep_dir, name, "summary.json")
-    if not os.path.isfile(path):
+    run = SweepDir(sweep_dir).member(name)
+    s = run.summary()
+    if s is None:
       continue
-    with open(path) as f:
-      s = json.load(f)
-    kind = s.get("model_kind")
-    if kind is None:
-      with open(os.path.join(sweep_dir, name, "config.json")) as f:
-        kind = json.load(f)["model"]["kind"]
-    if s.get("per_position_loss") and s.get("val_loss") is not None:
-      runs.append({"name": name, "kind": kind, "n_layer": s["n_layer"],
-                   "d_model": s["d_model"], "N": s["n_params_nonembedding"],
-                   "val_loss": s["val_loss"], "status": s.get("status"),
-                   "per_position_loss": s["per_position_loss"]})
+    kind = s.model_kind or run.config().model.kind  # older summaries lack model_kind
+    if s.per_position_loss and s.val_loss is not None:
+      runs.append({"name": name, "kind": kind, "n_layer": s.n_layer,
+                   "d_model": s.d_model, "N": s.n_params_nonembedding,
+                   "val_loss": s.val_loss, "status": s.status,
+                   "per_position_loss": s.per_position_loss})
   return runs
 
 
 def _fit_or_none(curve):
-  from scaling import perposition as pp  # pylint: disable=g-import-not-at-top
+  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
   try:
     return pp.fit(curve, bootstrap=100, seed=0)
   except pp.PositionFitError as e:
@@ -129,7 +124,7 @@ def _fit_or_none(curve):
 
 
 def _curve_stats(run: dict) -> dict:
-  from scaling import perposition as pp  # pylint: disable=g-import-not-at-top
+  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
   y = run["per_position_loss"]
   n = len(y)
   edges = [2 ** k for k in range(int(math.log2(n)) + 1)] + [n + 1]
@@ -156,7 +151,7 @@ def _plot(runs, pairs, sweep_dir):
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from scaling import perposition as pp  # pylint: disable=g-import-not-at-top
+  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
 
   fig, ax = plt.subplots(figsize=(5.5, 4))
   tf = sorted((r for r in runs if r["kind"] == "transformer"), key=lambda r: r["N"])
@@ -210,7 +205,7 @@ def _plot(runs, pairs, sweep_dir):
 
 def analyze(sweep_dir: str, arg=None) -> dict:
   """Reads the members' summary.json, draws the two figures, writes analysis.json."""
-  from scaling import perposition as pp  # pylint: disable=g-import-not-at-top
+  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
   runs = _read_runs(sweep_dir)
   kinds = {r["kind"] for r in runs}
   if not {"lstm", "transformer"} <= kinds:
@@ -242,8 +237,7 @@ def analyze(sweep_dir: str, arg=None) -> dict:
                                f"{len(pair_rows)} pairs",
       "figures": {"loss_vs_n": loss_png, "per_position": position_png},
   }
-  with open(os.path.join(sweep_dir, "analysis.json"), "w") as f:
-    json.dump(result, f, indent=1)
+  write_json(os.path.join(sweep_dir, "analysis.json"), result)
   for row in pair_rows:
     behind = row["falls_behind_at"]
     print(f"{row['lstm']} (N={row['N_lstm']:,}, loss {row['val_loss_lstm']:.4f}) vs "

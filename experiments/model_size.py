@@ -25,7 +25,7 @@ FULL_SIZES = ["mini", "small", "medium", "base", "large", "xl"]
 
 def get_config(arg=None):
   c = configlib.base_config()
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     configlib.apply_size(c, "tiny")
     c.train.steps, c.train.warmup_steps = 300, 30
     c.train.lr = 3e-3
@@ -38,7 +38,7 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
-  if arg == "tiny":
+  if configlib.experiment_variant(arg) == "tiny":
     return analysis.ladder_members()
   members = analysis.size_members(FULL_SIZES)
   for member in members:  # Adafactor above 1B parameters, as in the paper
@@ -51,4 +51,4 @@ def analyze(sweep_dir, arg=None):
   del arg
   analysis.print_runs(sweep_dir)
   out = os.path.join(sweep_dir, "fit_N")
-  return analysis.fit("N", sweep_dir, out, "--bootstrap", "200")
+  return analysis.fit("N", sweep_dir, out, bootstrap=200)

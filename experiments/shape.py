@@ -26,19 +26,11 @@ FULL_HEADS = [(12, 768, 4), (12, 768, 8), (12, 768, 24)]
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=300, eval_every=100)
-    c.train.lr = 3e-3
-  else:
-    configlib.apply_size(c, "base")
-  c.name = "shape"
-  return c
+  return analysis.variant_config(arg, "shape", steps=300, eval_every=100)[0]
 
 
 def sweep(arg=None):
-  aspect, heads = (TINY_ASPECT, TINY_HEADS) if arg == "tiny" else (FULL_ASPECT, FULL_HEADS)
+  aspect, heads = (TINY_ASPECT, TINY_HEADS) if configlib.experiment_variant(arg) == "tiny" else (FULL_ASPECT, FULL_HEADS)
   return [{"name": f"L{l}_d{d}_h{h}",
            "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}
           for l, d, h in aspect + heads]

@@ -19,7 +19,6 @@ import sysconfig
 
 import numpy as np
 
-from scaling import config as configlib
 from scaling.sweep import analysis
 
 FIGURE = "Fig. 8: loss on other distributions against the training-distribution loss"
@@ -32,25 +31,18 @@ def _licence_texts() -> str:
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  if arg == "tiny":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=300, eval_every=50)
-    c.train.lr = 3e-3
+  c, tiny = analysis.variant_config(arg, "transfer", steps=300, eval_every=50,
+                                    full_eval_every=1000)
+  if tiny:
     c.eval.datasets = _licence_texts()
   else:
-    configlib.apply_size(c, "base")
     c.data.source = "tfds:c4/en"
     c.eval.datasets = "tfds:wiki40b/en;tfds:pg19"
-    c.eval.every_steps = 1000
-  c.name = "transfer"
   return c
 
 
 def sweep(arg=None):
-  if arg == "tiny":
-    return analysis.ladder_members()
-  return analysis.size_members(("mini", "small", "medium", "base"))
+  return analysis.ladder_or_sizes(arg, ("mini", "small", "medium", "base"))
 
 
 def analyze(sweep_dir, arg=None):

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SETUP = '''\
-import json, os
+import os
 import numpy as np
 import matplotlib
 matplotlib.use("Agg")
@@ -21,8 +21,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 # The sweep to read: $SCALING_SWEEP_DIR, else the demo's (make demo).
 SWEEP_DIR = os.environ.get("SCALING_SWEEP_DIR", os.path.join("..", "runs", "model_size"))
-with open(os.path.join(SWEEP_DIR, "results.jsonl")) as f:
-    runs = sorted((json.loads(l) for l in f if l.strip()), key=lambda r: r["n_params_nonembedding"])
+from scaling.results import SweepDir
+sweep = SweepDir(SWEEP_DIR)
+runs = sorted(sweep.results(), key=lambda r: r["n_params_nonembedding"])
 print(f"{len(runs)} finished runs in {SWEEP_DIR}")
 for r in runs:
     print(f"{r['name']:<14} N={r['n_params_nonembedding']:>11,}  D={r['tokens_seen']:>12,}  "
@@ -30,24 +31,19 @@ for r in runs:
 '''
 
 CURVES = '''\
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
+from scaling.laws import PF_DAY
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 cmap = matplotlib.colormaps["viridis"]
 for i, r in enumerate(runs):
     color = cmap(i / max(len(runs) - 1, 1))
-    rows = [m for m in read_jsonl(os.path.join(SWEEP_DIR, r["name"], "eval.jsonl")) if m["tokens"] > 0]
+    rows = [m for m in sweep.member(r["name"]).evals() if m["tokens"] > 0]
     if not rows:
         continue
     tokens = np.array([m["tokens"] for m in rows], float)
     loss = np.array([m["val_loss"] for m in rows], float)
     label = f"N={r['n_params_nonembedding']:.1e}"
     axes[0].loglog(tokens, loss, "o-", color=color, label=label, ms=3)
-    axes[1].loglog(6 * r["n_params_nonembedding"] * tokens / 8.64e19, loss, "o-", color=color, ms=3)
+    axes[1].loglog(6 * r["n_params_nonembedding"] * tokens / PF_DAY, loss, "o-", color=color, ms=3)
 axes[0].set(xlabel="tokens processed", ylabel="validation loss (nats/token)", title="learning curves")
 axes[1].set(xlabel="compute C = 6ND (PF-days)", title="loss against compute")
 axes[0].legend(fontsize=7)

@@ -10,10 +10,10 @@ import math
 
 import jax
 
+from scaling.laws.constants import PF_DAY  # pylint: disable=unused-import
+
 # Top-level parameter collections that are embeddings in the paper's sense.
 EMBEDDING_KEYS = frozenset({"embed", "pos_embed", "unembed"})
-
-PF_DAY = 8.64e19  # FLOP in one petaflop/s-day
 
 
 def _top_key(path) -> str:
@@ -85,23 +85,3 @@ def applied_nonembedding(params, share_layers: bool, n_layer: int) -> int:
       continue
     total += math.prod(leaf.shape) * (n_layer if share_layers and key == "blocks" else 1)
   return total
-
-
-def model_flops(model_cfg, params) -> dict:
-  """N per application, training and forward FLOPs per token, formula N.
-
-  Dispatches on model.kind: the Transformer's C_forward = 2N + 2·n_layer·n_ctx·d_attn
-  (N counting every application of a shared block), the LSTM's 2N; training
-  FLOPs are 6N (C = 6·N per token) for both.
-  """
-  m = model_cfg
-  if m.kind == "lstm":
-    n = count_params(params)["nonembedding"]
-    return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
-            "c_forward_per_token": lstm_c_forward_per_token(n),
-            "n_params_formula": lstm_n_formula(m.n_layer, m.d_model)}
-  n = applied_nonembedding(params, m.share_layers, m.n_layer)
-  return {"n_applied": n, "flops_per_token": train_flops_per_token(n),
-          "c_forward_per_token": c_forward_per_token(n, m.n_layer, m.n_ctx, m.d_attn),
-          "n_params_formula": n_formula(1 if m.share_layers else m.n_layer, m.d_model,
-                                        m.d_attn, m.d_ff)}

@@ -7,9 +7,9 @@ depend on others or on the machine (d_ff, d_attn, dtype, the Kaplan LR).
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
 import math
-import os
+from typing import Any
 
 import ml_collections
 from ml_collections import config_dict
@@ -41,6 +41,39 @@ def parse_arg(arg: str | None) -> dict[str, str]:
       key, _, value = part.partition("=")
       out[key.strip()] = value.strip()
   return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """The ARG of a `configs/X.py:ARG` or `experiments/X.py:ARG` spec, parsed and
+  checked once: a variant name (tiny, full, ...), flags and key=value options."""
+
+  name: str | None
+  flags: frozenset
+  options: dict
+
+  @classmethod
+  def parse(cls, arg: str | None, *, names=(), flags=(), keys=(),
+            default: str | None = None) -> "Variant":
+    """`names`: bare words naming a variant (at most one; none given: `default`);
+    `flags`: words that switch something on; `keys`: KEY=VALUE options.
+    ValueError names the choices."""
+    args = parse_arg(arg)
+    given = [k for k in args if k in names and not args[k]]
+    unknown = sorted(set(args) - set(given) - set(flags) - set(keys))
+    choices = ", ".join([*names, *flags, *(f"{k}=..." for k in keys)])
+    if unknown:
+      raise ValueError(f"variant {', '.join(map(repr, unknown))} is unknown; use one of "
+                       f"{choices}")
+    if len(given) > 1:
+      raise ValueError(f"variants {', '.join(given)} conflict; give one of {choices}")
+    return cls(given[0] if given else default, frozenset(set(args) & set(flags)),
+               {k: v for k, v in args.items() if k in keys})
+
+
+def experiment_variant(arg: str | None, names=("tiny", "full"), default: str = "full") -> str:
+  """The variant an experiment file's ARG names (e.g. 'tiny'; none: `default`)."""
+  return Variant.parse(arg, names=names, default=default).name
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -108,6 +141,7 @@ def base_config() -> ml_collections.ConfigDict:
   e.every_steps = 200
   e.batches = 8
   e.datasets = ""     # extra sources evaluated too: "[NAME=]SOURCE;..." -> val_loss/NAME
+  e.sets = ml_collections.ConfigDict()  # the same, nested: e.sets.NAME = "SOURCE"
   e.position_stride = 0  # >0: the final per_position_loss over windows starting every S tokens
 
   c.mesh = ml_collections.ConfigDict()
@@ -127,13 +161,10 @@ def base_config() -> ml_collections.ConfigDict:
 
 def variant_config(arg: str | None, kind: str) -> ml_collections.ConfigDict:
   """The config a `configs/*.py:size=...,runlocal` string asks for, for model `kind`."""
-  args = parse_arg(arg)
-  unknown = set(args) - {"size", "runlocal"}
-  if unknown:
-    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; use size=..., runlocal")
+  variant = Variant.parse(arg, flags=("runlocal",), keys=("size",))
   c = base_config()
-  apply_size(c, args.get("size") or "tiny")
-  if "runlocal" in args:
+  apply_size(c, variant.options.get("size") or "tiny")
+  if "runlocal" in variant.flags:
     apply_runlocal(c)
   c.model.kind = kind
   c.name = f"{kind}-{c.model.size}"
@@ -177,39 +208,92 @@ def resolve(c: ml_collections.ConfigDict, *, vocab_size: int,
     m.dtype = "float32" if platform == "cpu" else "bfloat16"
   if m.attention == "auto":
     m.attention = "cudnn" if platform == "gpu" and m.dtype == "bfloat16" else "xla"
-  if m.get("lstm_impl", "auto") == "auto":
+  if m.lstm_impl == "auto":
     m.lstm_impl = "cudnn" if platform == "gpu" and not m.dropout else "scan"
   r.data.seq_len = r.data.seq_len or m.n_ctx
   r.train.lr = learning_rate(r)
   return r
 
 
+SECTIONS = ("model", "data", "train", "checkpoint", "eval", "mesh", "gns")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """A resolved, validated run: every section filled in and frozen, and the
+  values derived from it computed once. Sections read as in the ConfigDict
+  (cfg.model.d_model, cfg["train"]["lr"]); `to_dict()` is config.json."""
+
+  name: str
+  model: Any        # FrozenConfigDict sections
+  data: Any
+  train: Any
+  checkpoint: Any
+  eval: Any
+  mesh: Any
+  gns: Any
+  family: Any       # scaling.models.family: build, N, FLOPs per token
+  batch_tokens: int     # train.batch_size x data.seq_len
+  padded_vocab: int     # the embedding rows: vocab_size rounded up to 128
+  data_parallel: int    # devices the batch is split over (mesh.data x mesh.fsdp)
+  eval_sets: tuple      # ((name, source), ...): eval.datasets and eval.sets
+  saved: dict = dataclasses.field(compare=False, repr=False, default=None)
+
+  @classmethod
+  def from_resolved(cls, r: ml_collections.ConfigDict, *, n_devices: int) -> "RunConfig":
+    from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
+    from scaling.models.family import family, padded_vocab  # pylint: disable=g-import-not-at-top
+    sections = {k: config_dict.FrozenConfigDict(r[k]) for k in SECTIONS}
+    mesh = r.mesh
+    data = mesh.data if mesh.data != -1 else n_devices // (mesh.model * mesh.fsdp)
+    return cls(name=r.name, **sections, family=family(r.model),
+               batch_tokens=r.train.batch_size * r.data.seq_len,
+               padded_vocab=padded_vocab(r.model.vocab_size),
+               data_parallel=data * mesh.fsdp, eval_sets=tuple(eval_sets_of(r.eval)),
+               saved=r.to_dict())
+
+  def __getitem__(self, section: str):
+    return getattr(self, section)
+
+  def to_dict(self) -> dict:
+    return self.saved
+
+
 def kaplan_lr(n: float) -> float:
   """LR(N) ≈ 0.003239 − 0.0001395·ln(N) (Kaplan et al. Appendix D.6)."""
-  return 0.003239 - 0.0001395 * math.log(n)
+  from scaling.laws.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
+  return LR_A + LR_B * math.log(n)
 
 
 def learning_rate(c: ml_collections.ConfigDict) -> float:
   lr = c.train.lr
   if isinstance(lr, str) and lr.strip().lower() == "kaplan":
-    from scaling.accounting import lstm_n_formula, n_formula
-    m = c.model
-    n = n_formula(m.n_layer, m.d_model, m.d_attn or m.d_model, m.d_ff or 4 * m.d_model)
-    if m.kind == "lstm":
-      n = lstm_n_formula(m.n_layer, m.d_model)
-    return kaplan_lr(n)
+    from scaling.models.family import FAMILIES  # pylint: disable=g-import-not-at-top
+    # An unknown model.kind is validation's to report (after resolution).
+    fam = FAMILIES.get(c.model.kind, FAMILIES["transformer"])
+    return kaplan_lr(fam.n_formula(c.model, applied=True))
   try:
     return float(lr)
   except (TypeError, ValueError):
     raise ValueError(f"train.lr={lr!r} is not a number; give a float or 'kaplan'") from None
 
 
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+  """A run's config.json as a ConfigDict: an older file's missing keys take
+  today's defaults, so code reads every key without restating its default."""
+  return ml_collections.ConfigDict(_merged(base_config().to_dict(), saved))
+
+
+def _merged(defaults: dict, saved: dict) -> dict:
+  out = dict(defaults)
+  for key, value in saved.items():
+    both = isinstance(value, dict) and isinstance(defaults.get(key), dict)
+    out[key] = _merged(defaults[key], value) if both else value
+  return out
+
+
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
   """Loads 'path/to/config.py[:ARGS]' by calling its get_config(ARGS)."""
+  from scaling import pyfile  # pylint: disable=g-import-not-at-top
   path, _, arg = spec.partition(":")
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"config file {path!r} does not exist")
-  module_spec = importlib.util.spec_from_file_location("_scaling_config", path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  return pyfile.load(path, "config").get_config(arg or None)

@@ -39,7 +39,7 @@ class MeshError(ValueError):
 
 def mesh_shape(mesh_cfg, n_devices: int) -> tuple[int, int, int]:
   """(data, fsdp, model) sizes; data = -1 takes every device the others leave."""
-  fsdp, model = mesh_cfg.get("fsdp", 1), mesh_cfg.model
+  fsdp, model = mesh_cfg.fsdp, mesh_cfg.model
   if model < 1 or fsdp < 1 or n_devices % (model * fsdp):
     raise MeshError(f"mesh.fsdp={fsdp} x mesh.model={model} must divide the "
                     f"{n_devices} devices")
@@ -114,7 +114,3 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
-
-
-def data_parallel_size(mesh: Mesh) -> int:
-  return math.prod(mesh.shape[a] for a in ("data", "fsdp"))

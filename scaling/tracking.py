@@ -24,11 +24,27 @@ import math
 import os
 import uuid
 
-from scaling.train import records
+from scaling.results.io import JsonlWriter
 
 KINDS = ("metrics", "eval")
 GROUP_ENV = "SCALING_SWEEP_NAME"
 WANDB_ID_FILE = "wandb_id"
+
+
+class TensorBoard:
+  """Scalar event files via tensorboardX (no TensorFlow)."""
+
+  def __init__(self, logdir: str):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self.writer = SummaryWriter(logdir)
+
+  def scalars(self, step: int, values: dict, prefix: str = "") -> None:
+    for key, value in values.items():
+      if isinstance(value, (int, float)) and math.isfinite(value):
+        self.writer.add_scalar(prefix + key, value, step)
+
+  def close(self) -> None:
+    self.writer.close()
 
 
 class TrackingError(ValueError):
@@ -62,7 +78,7 @@ class JsonlMetrics(MetricWriter):
   """WORKDIR/metrics.jsonl and WORKDIR/eval.jsonl, one line per row."""
 
   def __init__(self, workdir: str):
-    self.files = {k: records.JsonlWriter(os.path.join(workdir, f"{k}.jsonl")) for k in KINDS}
+    self.files = {k: JsonlWriter(os.path.join(workdir, f"{k}.jsonl")) for k in KINDS}
 
   def write(self, kind, rows):
     _check(kind)
@@ -77,7 +93,7 @@ class TensorBoardMetrics(MetricWriter):
   """Scalar event files in WORKDIR/tb (tensorboardX, no TensorFlow)."""
 
   def __init__(self, workdir: str):
-    self.tb = records.TensorBoard(os.path.join(workdir, "tb"))
+    self.tb = TensorBoard(os.path.join(workdir, "tb"))
 
   def write(self, kind, rows):
     _check(kind)

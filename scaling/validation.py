@@ -43,8 +43,8 @@ def _data_error(check):
 
 
 def _eval_datasets_error(c):
-  from scaling.data.datasets import parse_eval_datasets  # pylint: disable=g-import-not-at-top
-  if parse_eval_datasets(c.eval.datasets) and c.data.source == "synthetic":
+  from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
+  if eval_sets_of(c.eval) and c.data.source == "synthetic":
     return "eval.datasets needs a text data.source for its vocabulary, not synthetic"
   return None
 

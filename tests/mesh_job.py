@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from conftest import small_config  # pylint: disable=wrong-import-position
-from scaling.train import records  # pylint: disable=wrong-import-position
+from scaling.results import io as records  # pylint: disable=wrong-import-position
 from scaling.train.loop import train  # pylint: disable=wrong-import-position
 
 

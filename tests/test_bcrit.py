@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from scaling.gns.critical_batch import fit_bcrit_from_runs
-from scaling.train import records
+from scaling.laws.bcrit import fit_bcrit_from_runs
+from scaling.results import io as records
 
 
 def _scan_module():

@@ -17,7 +17,7 @@ from conftest import REPO, run_cli
 from scaling.sweep import runner as runlib
 from scaling.sweep.ray_backend import resources_for
 from scaling.sweep.shards import auto_shard
-from scaling.train import records
+from scaling.results import io as records
 
 EXPERIMENT = textwrap.dedent('''
     from scaling import config as configlib

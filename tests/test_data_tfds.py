@@ -1,5 +1,5 @@
 """tfds: sources under tfds.testing.mock_data (nothing is downloaded), and
-seqio: sources (the project's tasks in data/, a task module named in the spec,
+seqio: sources (the project's tasks in scaling/data/tasks.py, a task module named in the spec,
 a Mixture)."""
 
 import numpy as np

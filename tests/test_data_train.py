@@ -19,7 +19,7 @@ from scaling.data.datasets import open_dataset
 from scaling.data.errors import DataError
 from scaling.data.sources import get_source
 from scaling.data.vocab import get_vocab
-from scaling.train import records
+from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 

@@ -12,10 +12,12 @@ import pytest
 
 from conftest import REPO, run_cli, small_config
 from scaling import config as configlib
-from scaling.gns import critical_batch, estimate_noise_scale
+from scaling.gns import estimate_noise_scale
 from scaling.gns import estimator as gnslib
-from scaling.gns.critical_batch import BcritError, fit_bcrit_from_runs
-from scaling.train import optim, records
+from scaling.laws import bcrit as critical_batch
+from scaling.laws.bcrit import BcritError, fit_bcrit_from_runs
+from scaling.results import io as records
+from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
 from scaling.train.checkpoint import ResumeError

@@ -11,7 +11,7 @@ from flax import nnx
 
 from scaling import accounting
 from scaling import config as configlib
-from scaling.models import build_model, lstm_shape, padded_vocab
+from scaling.models import build_model, family, lstm_shape, padded_vocab
 from scaling.models.lstm import LSTM, pack_cudnn_weights
 from scaling.train.loss import token_losses
 from scaling.validation import ConfigError, validate
@@ -62,8 +62,8 @@ def test_flops_per_token_are_6n_and_do_not_grow_with_context():
   short, long_ = _model_cfg(n_ctx=64).model, _model_cfg(n_ctx=1024).model
   params = _params(build_model(short, seed=0))
   n = accounting.count_params(params)["nonembedding"]
-  f_short = accounting.model_flops(short, params)
-  assert f_short == accounting.model_flops(long_, params)
+  f_short = family(short).flops(short, params)
+  assert f_short == family(long_).flops(long_, params)
   assert f_short["flops_per_token"] == 6 * n and f_short["c_forward_per_token"] == 2 * n
   assert f_short["n_params_formula"] == 8 * short.n_layer * short.d_model ** 2
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from conftest import REPO
-from scaling.train import records
+from scaling.results import io as records
 
 ARGS = ["--config", "configs/transformer.py:size=nano", "--progress=false",
         "--config.train.steps=16", "--config.train.log_every=1",

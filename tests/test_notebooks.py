@@ -1,7 +1,6 @@
 """Every notebook executes top to bottom on a small sweep directory."""
 
 import glob
-import json
 import os
 
 import nbformat
@@ -10,36 +9,31 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
+from scaling.results import SweepDir, Summary
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "*.ipynb")))
 
 
 def _small_sweep(root):
   """Five runs whose curves follow L(N, S) = (N_c/N)^0.076 + (S_c/S)^0.76."""
-  rows = []
+  sweep = SweepDir(root)
   for i, n in enumerate([1e4, 3e4, 1e5, 3e5, 1e6]):
-    name = f"run{i}"
-    os.makedirs(os.path.join(root, name))
+    run = sweep.member(f"run{i}")
+    os.makedirs(run.path)
     steps = np.arange(1, 301)
     loss = (8.8e13 / n) ** 0.076 + (2.1e3 / steps) ** 0.76 * 0.3
-    with open(os.path.join(root, name, "metrics.jsonl"), "w") as f:
-      for s, l in zip(steps, loss):
-        f.write(json.dumps({"step": int(s), "tokens": int(s) * 2048, "loss": float(l)}) + "\n")
-    with open(os.path.join(root, name, "eval.jsonl"), "w") as f:
-      for s in (0, 100, 200, 300):
-        l = float(loss[max(s, 1) - 1])
-        f.write(json.dumps({"step": s, "tokens": s * 2048, "val_loss": l, "val_bpb": l}) + "\n")
+    run.metrics_writer().write([{"step": int(s), "tokens": int(s) * 2048, "loss": float(l)}
+                                for s, l in zip(steps, loss)])
+    run.evals_writer().write([
+        {"step": s, "tokens": s * 2048, "val_loss": float(loss[max(s, 1) - 1]),
+         "val_bpb": float(loss[max(s, 1) - 1])} for s in (0, 100, 200, 300)])
     final = (8.8e13 / n) ** 0.076  # the final losses follow L(N) exactly
-    row = {"name": name, "status": "completed", "n_params_nonembedding": int(n),
-           "tokens_seen": 300 * 2048, "compute_flops": 6 * n * 300 * 2048,
-           "steps": 300, "batch_tokens": 2048, "val_loss": final,
-           "best_val_loss": final, "val_bpb": final,
-           "per_position_loss": list(2.0 + 3.0 * np.arange(1, 65) ** -0.6)}
-    with open(os.path.join(root, name, "summary.json"), "w") as f:
-      json.dump(row, f)
-    rows.append(row)
-  with open(os.path.join(root, "results.jsonl"), "w") as f:
-    f.writelines(json.dumps(r) + "\n" for r in rows)
+    run.write_summary(Summary(
+        name=f"run{i}", status="completed", n_params_nonembedding=int(n),
+        tokens_seen=300 * 2048, compute_flops=6 * n * 300 * 2048, steps=300,
+        batch_tokens=2048, val_loss=final, best_val_loss=final, val_bpb=final,
+        per_position_loss=list(2.0 + 3.0 * np.arange(1, 65) ** -0.6)))
+  sweep.collect([(f"run{i}", {}) for i in range(5)])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

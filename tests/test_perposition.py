@@ -9,9 +9,9 @@ from flax import nnx
 from conftest import small_config
 from scaling import accounting
 from scaling import config as configlib
-from scaling import perposition as pp
+from scaling.laws import perposition as pp
 from scaling import sharding as shardlib
-from scaling.models import build_model
+from scaling.models import build_model, family
 from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
@@ -65,8 +65,8 @@ def test_universal_transformer_counts_shared_params_once_and_flops_every_applica
   assert n_shared == accounting.count_params(_params(one_block))["nonembedding"]
   assert n_shared < accounting.count_params(_params(four_blocks))["nonembedding"]
   # Four applications of one block cost what four distinct blocks cost.
-  f_shared = accounting.model_flops(shared, _params(shared))
-  f_four = accounting.model_flops(four_blocks, _params(four_blocks))
+  f_shared = family(shared).flops(shared, _params(shared))
+  f_four = family(four_blocks).flops(four_blocks, _params(four_blocks))
   assert f_shared["flops_per_token"] == f_four["flops_per_token"]
   assert f_shared["c_forward_per_token"] == f_four["c_forward_per_token"]
   assert f_shared["n_params_formula"] == accounting.n_formula(1, 32, 32, 128)

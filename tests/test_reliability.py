@@ -14,7 +14,8 @@ from conftest import REPO, small_config
 from scaling import config as configlib
 from scaling import sharding as shardlib
 from scaling.data.store import LockBusy, locked
-from scaling.train import optim, records
+from scaling.results import io as records
+from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
 from scaling.train.loop import Diverged, train

@@ -136,7 +136,7 @@ def test_the_same_seed_gives_the_same_initial_weights_with_scan():
 def test_scan_and_unrolled_runs_with_weight_decay_give_the_same_losses(tmp_path):
   """Through the real loop: same init, same decay mask, same per-step losses."""
   from conftest import small_config  # pylint: disable=g-import-not-at-top
-  from scaling.train import records  # pylint: disable=g-import-not-at-top
+  from scaling.results import io as records  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import train  # pylint: disable=g-import-not-at-top
   losses = {}
   for scan in (False, True):

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, run_cli
 from scaling.sweep import runner as runlib
 from scaling.sweep.experiment import ExperimentError, load_experiment
-from scaling.train import records
+from scaling.results import io as records
 
 EXPERIMENT = textwrap.dedent('''
     from scaling import config as configlib

@@ -11,7 +11,7 @@ import pytest
 
 from scaling import tracking
 from scaling.sweep.runner import Runner
-from scaling.train import records
+from scaling.results import io as records
 
 ROWS = [{"step": s, "loss": 5.0 - s / 10, "lr": 1e-3, "tokens_per_sec": None} for s in (1, 2, 3)]
 EVAL = {"step": 3, "val_loss": 4.5, "val_bpb": 6.0}

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import REPO, run_cli, small_config
-from scaling.train import records
+from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 

@@ -95,7 +95,7 @@ def inspect(row: dict, *, run: bool = False) -> dict:
   compiled = step.lower(setup.abstract_state, batch).compile()
   text = compiled.as_text()
   b, t = cfg.train.batch_size, cfg.data.seq_len
-  v_pad = -(-cfg.model.vocab_size // 128) * 128
+  v_pad = cfg.padded_vocab
   f32_all = materialised_f32(text)
   f32 = sorted(set(f32_all), key=math.prod, reverse=True)
   out_state, _ = jax.eval_shape(step, setup.abstract_state, batch)

@@ -14,12 +14,9 @@ import jax
 import numpy as np
 
 from scaling import accounting
-from scaling import config as configlib
 from scaling import sharding as shardlib
-from scaling.train import optim
+from scaling.train import engine
 from scaling.train import state as statelib
-from scaling.train import step as steplib
-from scaling.validation import validate
 
 # Dense bf16 peak FLOP/s by device kind (substring of jax Device.device_kind).
 PEAK_FLOPS = {
@@ -47,18 +44,12 @@ def synthetic_batch(rng, batch_size, seq_len, vocab_size):
 
 
 def build_step(config, *, vocab_size: int | None = None, gns: bool | None = None):
-  """(jitted train step, Setup, resolved config, batch sharding) of `config`:
-  the same assembly as scaling-train (make_setup, make_train_step, donation)."""
-  vocab = vocab_size or config.model.vocab_size or 50257
-  cfg = configlib.resolve(config, vocab_size=vocab, platform=jax.default_backend())
-  validate(cfg, jax.device_count())
-  mesh = shardlib.make_mesh(cfg.mesh)
-  gns_on = cfg.gns.enabled if gns is None else gns
-  setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train), mesh, cfg.train.seed,
-                              gns=gns_on)
-  step_fn = steplib.jit_train_step(setup, steplib.make_train_step(
-      setup, cfg.model, cfg.train, optim.schedule(cfg.train), cfg.gns))
-  return step_fn, setup, cfg, shardlib.batch_sharding(mesh)
+  """(jitted train step, Setup, RunConfig, batch sharding) of `config`: the
+  engine scaling-train runs (scaling.train.engine), on a vocabulary of
+  `vocab_size` ids (default model.vocab_size, else GPT-2's 50257)."""
+  cfg = engine.prepare(config, vocab_size=vocab_size or config.model.vocab_size or 50257)
+  eng = engine.build(cfg, gns=gns)
+  return eng.train_step, eng.setup, cfg, shardlib.batch_sharding(eng.mesh)
 
 
 def abstract_batch(cfg, sharding) -> dict:
@@ -102,12 +93,11 @@ def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | Non
 
   m = cfg.model
   counts = accounting.count_params(state["params"])
-  n = accounting.model_flops(m, state["params"])["n_applied"]
-  tokens_per_step = cfg.train.batch_size * cfg.data.seq_len
-  tokens_per_sec = tokens_per_step / step_s
-  # The LSTM has no attention: its per-token work does not grow with n_ctx.
+  n = cfg.family.flops(m, state["params"])["n_applied"]
+  tokens_per_sec = cfg.batch_tokens / step_s
+  # An LSTM has no attention: its per-token work does not grow with n_ctx.
   mfu_flops = accounting.mfu_flops_per_token(
-      n, m.d_model, m.vocab_size, 0 if m.kind == "lstm" else m.n_layer, cfg.data.seq_len)
+      n, m.d_model, m.vocab_size, cfg.family.attention_layers(m), cfg.data.seq_len)
   device = jax.devices()[0]
   peak_value, peak_name = (peak, f"given {peak / 1e12:.0f} TFLOP/s") if peak else \
       peak_flops(device)

@@ -14,20 +14,12 @@ code 2, nothing written. Imports no JAX.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from scaling.cli import examples
-from scaling.gns import critical_batch
-from scaling.gns.critical_batch import BcritError
-from scaling.train.records import write_json
-
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):
-    raise BcritError(f"{message} (see {self.prog} --help)")
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples
+from scaling.laws import bcrit as critical_batch
+from scaling.laws.bcrit import BcritError
+from scaling.laws.report import bcrit_to_dir
 
 
 def _losses(text: str) -> list[float]:
@@ -42,10 +34,10 @@ def _losses(text: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-fit bcrit", description=__doc__.split("\n\n")[0],
-              formatter_class=examples.FORMATTER, epilog=examples.epilog(
-                  "scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan",
-                  "scaling-fit bcrit runs/bscan --out runs/bscan/fit_bcrit"))
+  p = Parser(prog="scaling-fit bcrit", error=BcritError, description=__doc__.split("\n\n")[0],
+             formatter_class=examples.FORMATTER, epilog=examples.epilog(
+                 "scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan",
+                 "scaling-fit bcrit runs/bscan --out runs/bscan/fit_bcrit"))
   p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directory or run directories")
   p.add_argument("--target-losses", type=_losses, default=None,
                  help="comma-separated training losses (nats/token); default: --levels "
@@ -68,20 +60,13 @@ def main(argv=None) -> int:
     if not 0 < args.smooth <= 2:
       raise BcritError(f"--smooth={args.smooth} must be a half-width in ln(step) in (0, 2], "
                        "e.g. 0.2")
-    fit = critical_batch.fit_bcrit_from_runs(args.dirs, args.target_losses,
-                                             n_levels=args.levels, smooth_width=args.smooth)
+    _, lines = bcrit_to_dir(args.dirs, args.out, target_losses=args.target_losses,
+                            n_levels=args.levels, smooth_width=args.smooth,
+                            plots=not args.no_plots)
   except BcritError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT
-  out = args.out or os.path.join(args.dirs[0], "fit_bcrit")
-  os.makedirs(out, exist_ok=True)
-  write_json(os.path.join(out, "fit.json"), fit)
-  written = [os.path.join(out, "fit.json")]
-  if not args.no_plots:
-    from scaling.gns import plots  # pylint: disable=g-import-not-at-top
-    written += plots.write_figures(fit, out)
-  print(critical_batch.format_table(fit))
-  print("wrote " + ", ".join(written))
+  print("\n".join(lines))
   return 0
 
 

@@ -13,21 +13,15 @@ import argparse
 import json
 import sys
 
-from scaling.cli import examples
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples
 from scaling.laws import planner
 from scaling.laws.errors import LawInputError
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):
-    raise LawInputError(f"{message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _Parser(prog="scaling-plan", description=__doc__.split("\n\n")[0],
-              formatter_class=examples.FORMATTER,
-              epilog=examples.epilog("scaling-plan --compute 1 --pf-days"))
+  p = Parser(prog="scaling-plan", error=LawInputError, description=__doc__.split("\n\n")[0],
+             formatter_class=examples.FORMATTER,
+             epilog=examples.epilog("scaling-plan --compute 1 --pf-days"))
   p.add_argument("--compute", required=True, type=float, metavar="C",
                  help="compute budget C_min in FLOP (PF-days with --pf-days)")
   p.add_argument("--pf-days", action="store_true",
@@ -89,7 +83,7 @@ def main(argv=None) -> int:
                           count=args.count)
   except LawInputError as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2
+    return EXIT_BAD_INPUT
   except SystemExit as e:  # --help
     return int(e.code or 0)
   if args.json:

@@ -14,18 +14,17 @@ is recorded (DIR/<member>/failed.json) and the others go on; the exit code is
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 
-from scaling.cli import examples
+from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples
 
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
 DEFAULT_FLOPS = {"cpu": 3e10, "gpu": 3.5e14, "tpu": 1e14}
 
 
 def _parser():
-  p = argparse.ArgumentParser(
+  p = Parser(
       prog="scaling-sweep", description=__doc__.split("\n")[0],
       formatter_class=examples.FORMATTER, epilog=examples.epilog(
           "scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size",
@@ -52,15 +51,15 @@ def describe(experiment, member) -> dict:
   from flax import nnx  # pylint: disable=g-import-not-at-top
   from scaling import accounting, config as configlib  # pylint: disable=g-import-not-at-top
   from scaling.data.datasets import model_vocab_size  # pylint: disable=g-import-not-at-top
-  from scaling.models import build_model  # pylint: disable=g-import-not-at-top
   cfg = experiment.member_config(member)
-  cfg = configlib.resolve(cfg, vocab_size=model_vocab_size(cfg),
-                          platform=jax.default_backend())
-  model = nnx.eval_shape(lambda: build_model(cfg.model, 0))
+  cfg = configlib.RunConfig.from_resolved(
+      configlib.resolve(cfg, vocab_size=model_vocab_size(cfg), platform=jax.default_backend()),
+      n_devices=jax.device_count())
+  model = nnx.eval_shape(lambda: cfg.family.build(cfg.model, nnx.Rngs(params=0)))
   params = nnx.to_pure_dict(nnx.split(model)[1])
   n = accounting.count_params(params)["nonembedding"]
-  flops = accounting.model_flops(cfg.model, params)  # the one count a run records too
-  tokens = cfg.train.steps * cfg.train.batch_size * cfg.data.seq_len
+  flops = cfg.family.flops(cfg.model, params)  # the one count a run records too
+  tokens = cfg.train.steps * cfg.batch_tokens
   return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}
 
 
@@ -76,7 +75,7 @@ def main(argv=None) -> int:
       experiment.member_config(member)
   except (ExperimentError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2
+    return EXIT_BAD_INPUT
   mine = runlib.shard_members(members, index, count)
   if args.dry_run:
     import jax  # pylint: disable=g-import-not-at-top
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
         f"{len(failed)} failed, {len(interrupted)} interrupted; results in "
         f"{run.sweep_dir}/results.jsonl")
   if interrupted:
-    return runlib.EXIT_PREEMPTED
+    return EXIT_PREEMPTED
   if not args.no_analyze and not failed and count == 1:
     try:
       experiment.analyze(run.sweep_dir)

@@ -18,6 +18,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from scaling.cli import EXIT_DIVERGED, EXIT_PREEMPTED, fail
+
 EXAMPLE = ("scaling-train --config configs/transformer.py:size=nano --workdir runs/nano "
            "--config.train.steps=100")
 _CONFIG = config_flags.DEFINE_config_file(
@@ -37,11 +39,6 @@ _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Multi-process with peers found by JAX (TPU VM slices, SLURM).")
 
 
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
 def main(argv):
   if len(argv) > 1:
     fail(f"unexpected arguments {argv[1:]}; pass settings as --config.KEY=VALUE")
@@ -56,7 +53,7 @@ def main(argv):
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
   from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
-  from scaling.train.loop import EXIT_DIVERGED, EXIT_PREEMPTED, Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
+  from scaling.train.loop import Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.train.runlock import EXIT_BUSY, WorkdirBusy  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top

@@ -10,7 +10,6 @@ the same ids.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,9 +23,10 @@ from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
 from scaling.data.gpt2_vocab import Gpt2Vocab, is_gpt2
 from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
+from scaling.results import run as run_files
+from scaling.results.run import RunDir
 
-RUN_VOCAB_JSON = "vocab.json"
-RUN_VOCAB_MODEL = "vocab.model"
+RUN_VOCAB_JSON, RUN_VOCAB_MODEL = run_files.VOCAB_JSON, run_files.VOCAB_MODEL
 RUN_VOCAB_BPE = "vocab.tiktoken"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -39,7 +39,7 @@ def model_vocab_size(config) -> int:
 
 
 def _cache_dir(data_cfg) -> str | None:
-  return data_cfg.get("cache_dir") or None
+  return data_cfg.cache_dir or None
 
 
 def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: bool = True,
@@ -52,18 +52,10 @@ def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: b
     return SyntheticData(vocab_size or SYNTHETIC_VOCAB_SIZE)
   text_source = get_source(spec, SourceOptions.from_config(data_cfg))
   if vocab is None:
-    seen = data_cfg.get("max_train_tokens", 0) if spec == data_cfg.source else 0
+    seen = data_cfg.max_train_tokens if spec == data_cfg.source else 0
     vocab = get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
                       progress=progress, max_train_tokens=seen)
   return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
-
-
-def _read_json(path: str) -> dict | None:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
 
 
 def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
@@ -71,7 +63,7 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
   data.vocab, else data.vocab itself (trained or reused for spm:SIZE)."""
   if data_cfg.source == "synthetic":
     return None
-  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  saved = RunDir(workdir).vocab_info()
   if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
     vocab = _saved_spm(workdir, saved)
     spm_path = not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit()
@@ -85,11 +77,11 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
     return vocab
   text_source = get_source(data_cfg.source, SourceOptions.from_config(data_cfg))
   return get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
-                   progress=progress, max_train_tokens=data_cfg.get("max_train_tokens", 0))
+                   progress=progress, max_train_tokens=data_cfg.max_train_tokens)
 
 
 def _saved_spm(workdir: str, saved: dict) -> SpmVocab | Gpt2Vocab:
-  path = os.path.join(workdir, saved["file"])
+  path = RunDir(workdir).file(saved["file"])
   if is_gpt2(saved["spec"]):
     vocab = Gpt2Vocab(saved["spec"], path=path)
   else:
@@ -108,20 +100,19 @@ def save_run_vocab(workdir: str, vocab) -> None:
   info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
           "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
   if vocab.path:
-    target = os.path.join(workdir, RUN_VOCAB_BPE if is_gpt2(vocab.spec) else RUN_VOCAB_MODEL)
+    target = RunDir(workdir).file(RUN_VOCAB_BPE if is_gpt2(vocab.spec) else RUN_VOCAB_MODEL)
     if os.path.abspath(vocab.path) != os.path.abspath(target):
       tmp = target + ".tmp"
       shutil.copyfile(vocab.path, tmp)
       os.replace(tmp, target)
     info["file"] = os.path.basename(target)
-  if _read_json(os.path.join(workdir, RUN_VOCAB_JSON)) != info:
-    from scaling.train.records import write_json  # pylint: disable=g-import-not-at-top
-    write_json(os.path.join(workdir, RUN_VOCAB_JSON), info)
+  if RunDir(workdir).vocab_info() != info:
+    RunDir(workdir).write_vocab_info(info)
 
 
 def load_run_vocab(workdir: str, data_cfg):
   """The vocabulary a run in `workdir` was trained with (for evaluation)."""
-  saved = _read_json(os.path.join(workdir, RUN_VOCAB_JSON))
+  saved = RunDir(workdir).vocab_info()
   if saved is None:
     if data_cfg.vocab == "byte":
       return ByteVocab()
@@ -136,7 +127,7 @@ def train_batches(dataset, cfg) -> Batches:
   if isinstance(dataset, SyntheticData):
     return dataset.train_batches(cfg.data.seq_len, cfg.train.batch_size, cfg.train.seed)
   return Batches(dataset.tokens("train"), cfg.data.seq_len, cfg.train.batch_size,
-                 cfg.train.seed, max_tokens=cfg.data.get("max_train_tokens", 0),
+                 cfg.train.seed, max_tokens=cfg.data.max_train_tokens,
                  source=dataset.source)
 
 
@@ -176,7 +167,7 @@ def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int
   the regular evaluation reads (`n_batches`, default eval.batches, x
   train.batch_size sequences); with S = 0 (or synthetic data), the regular
   evaluation batches."""
-  stride = cfg.eval.get("position_stride", 0) if stride is None else stride
+  stride = cfg.eval.position_stride if stride is None else stride
   n_batches = n_batches or cfg.eval.batches
   if not stride or isinstance(dataset, SyntheticData):
     return evaluation_batches(dataset, cfg, n_batches=n_batches, split=split,
@@ -229,12 +220,22 @@ def parse_eval_datasets(value) -> list[tuple[str, str]]:
   return out
 
 
+def eval_sets_of(eval_cfg) -> list[tuple[str, str]]:
+  """The extra evaluation sets, [(name, source)], of `eval.datasets` (the
+  "[NAME=]SOURCE;..." string) and `eval.sets` (NAME = SOURCE, nested)."""
+  nested = [f"{name}={spec}" for name, spec in eval_cfg.sets.items()]
+  value = eval_cfg.datasets
+  entries = ([value] if isinstance(value, str) else list(value or ())) + nested
+  return parse_eval_datasets(";".join(e for e in entries if e.strip()))
+
+
 def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 1,
                     progress: bool = True) -> dict:
-  """{name: (batches, tokens_per_byte)} of each `eval.datasets` source, in the
-  run's vocabulary, from its validation split (fewer batches if it is short)."""
+  """{name: (batches, tokens_per_byte)} of each extra evaluation set
+  (eval_sets_of), in the run's vocabulary, from its validation split (fewer
+  batches if it is short)."""
   out = {}
-  for name, spec in parse_eval_datasets(cfg.eval.get("datasets", "")):
+  for name, spec in eval_sets_of(cfg.eval):
     store = open_dataset(cfg.data, source=spec, vocab=vocab, progress=progress)
     sets = evaluation_batches(store, cfg, n_batches=cfg.eval.batches, progress=progress,
                               process_index=process_index, process_count=process_count)

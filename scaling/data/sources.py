@@ -4,7 +4,7 @@ A source is named by a spec string (`data.source`, an `eval.datasets` entry):
   embedded                      English prose shipped with every Python
   text:PATH[,PATH...]           the user's own files, globs or directories (.gz too)
   tfds:NAME[/CONFIG][:VERSION]  a TFDS text dataset, read through seqio.TfdsDataSource
-  seqio:[MODULE:]TASK           a registered seqio Task or Mixture (ours are in data/tasks.py)
+  seqio:[MODULE:]TASK           a registered seqio Task or Mixture (ours are in scaling/data/tasks.py)
   synthetic                     random tokens for benchmarks (no documents; see synthetic.py)
 
 `embedded` is the `pydoc_data` help topics and the standard library's
@@ -164,7 +164,7 @@ def get_source(spec: str, options: SourceOptions | None = None) -> TextSource:
   if kind == "text":
     from scaling.data import text_files  # pylint: disable=g-import-not-at-top
     return text_files.text_source(spec, options)
-  from scaling.data import tfds_source  # pylint: disable=g-import-not-at-top
+  from scaling.data import seqio_source, tfds_source  # pylint: disable=g-import-not-at-top
   if kind == "tfds":
     return tfds_source.tfds_source(spec, options)
-  return tfds_source.seqio_task_source(spec, options)
+  return seqio_source.seqio_task_source(spec, options)

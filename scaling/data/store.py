@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from scaling.data import seqio_tasks
+from scaling.data import seqio_tokenize
 from scaling.data.errors import DataError
 from scaling.data.sources import SPLITS, TextSource
 
@@ -48,7 +48,7 @@ def default_cache_dir() -> str:
 def tokenizer_name(vocab, use_seqio: bool | None = None) -> str:
   """Which implementation tokenises: seqio's (TF) or the vocab's own Python one."""
   if use_seqio is None:
-    use_seqio = seqio_tasks.seqio_available()
+    use_seqio = seqio_tokenize.seqio_available()
   return "seqio" if use_seqio else "python"
 
 
@@ -122,7 +122,7 @@ def _write_split(directory, source, vocab, split, dtype, progress, use_seqio):
   tty = sys.stderr.isatty()
   cr = "\r" if tty else ""
   with open(path, "wb") as f:
-    for ids, doc_bytes in seqio_tasks.tokenized_documents(
+    for ids, doc_bytes in seqio_tokenize.tokenized_documents(
         source, vocab, split, use_seqio=use_seqio):
       data = np.asarray(ids, dtype=dtype).tobytes()
       f.write(data)
@@ -168,7 +168,7 @@ def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
   cache_dir = cache_dir or default_cache_dir()
   os.makedirs(cache_dir, exist_ok=True)
   if use_seqio is None:
-    use_seqio = seqio_tasks.seqio_available() or source.needs_seqio
+    use_seqio = seqio_tokenize.seqio_available() or source.needs_seqio
   final = store_path(source, vocab, cache_dir, use_seqio)
   manifest_path = os.path.join(final, "manifest.json")
   with locked(final + ".lock"):

@@ -1,32 +1,22 @@
-"""`tfds:` and `seqio:` sources. Everything here imports TensorFlow, lazily:
-a spec's fingerprint is computed without it, so opening an existing token
-store of these sources stays TensorFlow-free.
+"""`tfds:` sources, and the helpers `seqio:` sources (seqio_source.py) share.
+Everything here imports TensorFlow, lazily: a spec's fingerprint is computed
+without it, so opening an existing token store of these sources stays
+TensorFlow-free.
 
   tfds:NAME[/CONFIG][:VERSION]   read through seqio.TfdsDataSource; the text
                                  feature is data.feature or, by default, `text`
                                  (else the one feature whose name has "text")
-  seqio:[MODULE:]TASK            any registered Task or Mixture; the project's
-                                 own are in data/tasks.py, MODULE (a module
-                                 name or a .py path) is imported first
-Their documents are re-tokenised with the run's vocabulary: a seqio task's text
-is its `<feature>_pretokenized` copy, or its tokens decoded.
+Their documents are re-tokenised with the run's vocabulary.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
-import os
 import re
-import sys
 
 from scaling.data.errors import DataError
-from scaling.data.sources import SPLITS, SourceOptions, TextSource
+from scaling.data.sources import SourceOptions, TextSource
 
-PROJECT_TASKS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "data", "tasks.py")
 _FINGERPRINT_VERSION = "v1"
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?")
 
@@ -144,81 +134,3 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
 
   return TextSource(name=spec, fingerprint=fingerprint, documents=documents,
                     seqio_source=seqio_source, needs_seqio=True, data_hint=data_hint)
-
-
-def load_project_tasks(module: str = "") -> None:
-  """Imports data/tasks.py (the project's Tasks) and `module`, once each."""
-  for target in ([PROJECT_TASKS] if os.path.exists(PROJECT_TASKS) else []) + [module]:
-    if not target:
-      continue
-    if target.endswith(".py"):
-      key = "_scaling_tasks_" + re.sub(r"\W", "_", os.path.abspath(target))
-      if key in sys.modules:
-        continue
-      spec = importlib.util.spec_from_file_location(key, target)
-      mod = importlib.util.module_from_spec(spec)
-      sys.modules[key] = mod
-      try:
-        spec.loader.exec_module(mod)
-      except BaseException:
-        del sys.modules[key]
-        raise
-    else:
-      importlib.import_module(target)
-
-
-def seqio_task_source(spec: str, options: SourceOptions) -> TextSource:
-  rest = spec.partition(":")[2].strip()
-  module, _, task_name = rest.rpartition(":")
-  fingerprint = f"seqio-{rest}|{_options_key(options)}|{_FINGERPRINT_VERSION}"
-
-  @functools.lru_cache(maxsize=None)
-  def resolve():
-    seqio = _require_seqio(spec)
-    if module and module.endswith(".py") and not os.path.exists(module):
-      raise DataError(f"{spec}: module file {module!r} does not exist; check the path")
-    try:
-      load_project_tasks(module)
-    except ImportError as e:
-      raise DataError(f"{spec}: cannot import {module!r} ({e}); check the module name") from None
-    try:
-      provider = seqio.get_mixture_or_task(task_name)
-    except ValueError:
-      from scaling.data.seqio_tasks import INTERNAL_PREFIX  # pylint: disable=g-import-not-at-top
-      known = sorted(n for n in (*seqio.TaskRegistry.names(), *seqio.MixtureRegistry.names())
-                     if n.startswith("scaling") and not n.startswith(INTERNAL_PREFIX))
-      raise DataError(f"{spec}: no seqio Task or Mixture is named {task_name!r}; define it "
-                      "in data/tasks.py or name its module as seqio:MODULE:TASK (the "
-                      f"project's: {', '.join(known) or 'none'})") from None
-    feature = options.feature or (
-        "targets" if "targets" in provider.output_features else "")
-    feature = _pick_feature(spec, provider.output_features, provider.output_features,
-                            feature, f"seqio task {task_name}")
-    splits = {"train": options.train_split,
-              "validation": _validation_split(spec, provider.splits, options)}
-    return provider, feature, splits
-
-  def dataset_fn(split, shuffle_files=False, seed=None):
-    del shuffle_files, seed  # documents keep their order; batches are shuffled later
-    seqio = _require_seqio(spec)
-    provider, feature, splits = resolve()
-    kwargs = {"copy_pretokenized": True} if isinstance(provider, seqio.Mixture) else {}
-    ds = provider.get_dataset(sequence_length=None, split=splits[split], shuffle=False,
-                              num_epochs=1, seed=0, try_in_mem_cache=False, **kwargs)
-    vocab = provider.output_features[feature].vocabulary
-    def to_text(ex):
-      if f"{feature}_pretokenized" in ex:
-        return {"text": ex[f"{feature}_pretokenized"]}
-      return {"text": vocab.decode_tf(ex[feature])}
-    return ds.map(to_text)
-
-  def seqio_source():
-    seqio = _require_seqio(spec)
-    return seqio.FunctionDataSource(dataset_fn, splits=SPLITS), []
-
-  def documents(split):
-    return _decode_all(dataset_fn(split).map(lambda ex: ex["text"]))
-
-  return TextSource(name=spec, fingerprint=fingerprint, documents=documents,
-                    seqio_source=seqio_source, needs_seqio=True,
-                    data_hint="make the task's data available (see its DataSource)")

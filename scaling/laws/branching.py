@@ -129,7 +129,7 @@ def critical_batches(ref_loss: dict[int, float], batch_tokens: float,
 
 
 def _jsonl(path: str) -> list[dict]:
-  from scaling.train.records import read_jsonl  # pylint: disable=g-import-not-at-top
+  from scaling.results.io import read_jsonl  # pylint: disable=g-import-not-at-top
   return read_jsonl(path) if os.path.exists(path) else []
 
 
@@ -137,7 +137,7 @@ def noise_curve(ref_dir: str, points: int = 200) -> tuple[np.ndarray, np.ndarray
   """The reference's B_noise (tokens) by step, read as scaling-fit bcrit reads it
   (raw per-step estimates averaged over 1/(1 − ema) steps centred on the step,
   so without the logged moving average's lag)."""
-  from scaling.gns import critical_batch  # pylint: disable=g-import-not-at-top
+  from scaling.laws import bcrit as critical_batch  # pylint: disable=g-import-not-at-top
   run = critical_batch.load_run(ref_dir)
   if not len(run["raw_noise"]) and not len(run["noise_steps"]):
     return np.zeros(0), np.zeros(0)

@@ -9,13 +9,13 @@ columns N, tokens (or D), loss (or val_loss), and optionally run, step, B.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
 from scaling.laws import readers, tables
 from scaling.laws.errors import LawInputError
+from scaling.results import RunDir, SweepDir
 
 
 @dataclasses.dataclass
@@ -32,23 +32,6 @@ class Curve:
   def C(self) -> np.ndarray:
     """Training compute C = 6*N*tokens in FLOP."""
     return 6.0 * self.N * self.tokens
-
-
-def _jsonl(path: str) -> list[dict]:
-  if not os.path.exists(path):
-    return []
-  rows = []
-  with open(path) as f:
-    for line in f:
-      line = line.strip()
-      if line:
-        try:
-          obj = json.loads(line)
-        except json.JSONDecodeError:
-          continue  # a run killed mid-write leaves a partial last line
-        if isinstance(obj, dict):
-          rows.append(obj)
-  return rows
 
 
 def _points(rows, loss_key: str, batch: float | None):
@@ -95,7 +78,7 @@ def _from_dirs(root: str, dirs: list[str], source: str, smooth: int):
   runs = [(d, s) for d, s in zip(dirs, summaries) if readers.completed(s)]
   if not runs:
     raise LawInputError(f"{root} has no completed runs")
-  evals = {d: _jsonl(os.path.join(d, "eval.jsonl")) for d, _ in runs}
+  evals = {d: RunDir(d).evals() for d, _ in runs}
   if source == "auto":
     source = ("eval" if all(len(evals[d]) >= 3 for d, _ in runs) else "train")
   curves = []
@@ -108,7 +91,7 @@ def _from_dirs(root: str, dirs: list[str], source: str, smooth: int):
     if source == "eval":
       pts = _points(evals[d], "val_loss", batch)
     else:
-      pts = _points(_jsonl(os.path.join(d, "metrics.jsonl")), "loss", batch)
+      pts = _points(RunDir(d).metrics(), "loss", batch)
     name = os.path.relpath(d, root) if d != root else os.path.basename(d)
     c = _make(name, n, *pts, batch, smooth)
     if c is not None:
@@ -157,13 +140,13 @@ def load_curves(path: str, source: str = "auto", smooth: int = 1) -> list[Curve]
   if os.path.isdir(path):
     dirs = readers.run_dirs(path)
     if not dirs:
-      results = os.path.join(path, "results.jsonl")
-      for r in _jsonl(results):
+      sweep = SweepDir(path)
+      for r in (sweep.results(strict=False) if sweep.has_results() else []):
         for key in ("run_dir", "out_dir", "dir", "workdir"):
           d = r.get(key)
           if d and not os.path.isabs(d):
             d = os.path.join(path, d)
-          if d and os.path.exists(os.path.join(d, "summary.json")):
+          if d and RunDir(d).exists():
             dirs.append(d)
             break
     if not dirs:

@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-PF_DAY = 8.64e19  # FLOP in one petaflop/s-day
+from scaling.laws.constants import BCRIT_ALPHA_B, BCRIT_B_STAR, LR_A, LR_B, PF_DAY
 
 Array = np.ndarray
 Params = Mapping[str, float]
@@ -254,8 +254,8 @@ def _law_list() -> list[Law]:
           ("N", "S_min"), _log_ns,
           description="loss vs model size and minimum steps (Table 3)"),
       Law("bcrit", "B_crit = B_star / L^(1/alpha_B)   (eq. 5.3)",
-          (Param("B_star", (1e6, 1e8, 1e10), 2e8, doc="tokens"),
-           Param("alpha_B", (0.1, 0.2, 0.5, 1.0), 0.21)),
+          (Param("B_star", (1e6, 1e8, 1e10), BCRIT_B_STAR, doc="tokens"),
+           Param("alpha_B", (0.1, 0.2, 0.5, 1.0), BCRIT_ALPHA_B)),
           ("loss",), _log_bcrit, target="B_crit", size_key="loss",
           largest_first=False, init=_bcrit_init,
           description="critical batch size vs loss (Table 3)"),
@@ -267,8 +267,8 @@ def _law_list() -> list[Law]:
           init=_offset_power_init("T", "a", ("coef", "b"), "c"),
           description="per-token loss vs context position (Fig. 20)"),
       Law("lr", "LR(N) = a + b*ln(N)",
-          (Param("a", (1e-3, 3e-3, 1e-2), 0.003239, positive=False),
-           Param("b", (-1e-3, -1e-4, -1e-5), -0.0001395, positive=False)),
+          (Param("a", (1e-3, 3e-3, 1e-2), LR_A, positive=False),
+           Param("b", (-1e-3, -1e-4, -1e-5), LR_B, positive=False)),
           ("N",), _log_lr, target="lr", init=_lr_init, log_y=False,
           description="best learning rate vs model size (Appendix D.6)"),
   ]

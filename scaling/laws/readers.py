@@ -8,11 +8,16 @@ summary.json. Only runs whose status is "completed" count.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from typing import Any, Mapping, Sequence
 
 from scaling.laws.errors import LawInputError
+from scaling.results import io
+from scaling.results import run as run_files
+from scaling.results.run import RunDir, completed, run_dirs
+from scaling.results.sweep import SweepDir
+
+__all__ = ["completed", "pick", "read_json", "read_rows", "read_summary", "run_dirs"]
 
 
 def _number(value: Any) -> Any:
@@ -39,27 +44,17 @@ def _flatten_overrides(row: dict) -> dict:
 
 
 def _read_jsonl(path: str) -> list[dict]:
-  rows = []
-  with open(path) as f:
-    for lineno, line in enumerate(f, 1):
-      line = line.strip()
-      if not line:
-        continue
-      try:
-        obj = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise LawInputError(f"{path}:{lineno} is not valid JSON ({e.msg})")
-      if isinstance(obj, dict):
-        rows.append(obj)
-  return rows
+  try:
+    return io.read_jsonl(path, strict=True)
+  except io.ResultsError as e:
+    raise LawInputError(str(e)) from None
 
 
 def read_json(path: str) -> list[dict]:
   try:
-    with open(path) as f:
-      obj = json.load(f)
-  except json.JSONDecodeError as e:
-    raise LawInputError(f"{path} is not valid JSON ({e.msg})")
+    obj = io.read_json(path)
+  except io.ResultsError as e:
+    raise LawInputError(str(e)) from None
   if isinstance(obj, Mapping) and "per_position_loss" in obj:
     return [{"per_position_loss": obj["per_position_loss"]}]
   if isinstance(obj, Mapping) and isinstance(obj.get("rows"), list):
@@ -83,28 +78,11 @@ def _read_csv(path: str) -> list[dict]:
             for row in csv.DictReader(f)]
 
 
-def completed(row: Mapping) -> bool:
-  return row.get("status", "completed") == "completed"
-
-
-def run_dirs(root: str) -> list[str]:
-  """Directories under root (root included) that hold a summary.json."""
-  found = []
-  for dirpath, dirnames, filenames in os.walk(root):
-    dirnames.sort()
-    if "summary.json" in filenames:
-      found.append(dirpath)
-      dirnames[:] = []  # a run's own subdirectories (checkpoints) are not runs
-  return found
-
-
 def read_summary(run_dir: str) -> dict:
-  path = os.path.join(run_dir, "summary.json")
   try:
-    with open(path) as f:
-      row = json.load(f)
-  except json.JSONDecodeError as e:
-    raise LawInputError(f"{path} is not valid JSON ({e.msg})")
+    row = RunDir(run_dir).summary_dict()
+  except io.ResultsError as e:
+    raise LawInputError(str(e)) from None
   row = _flatten_overrides(row)
   row.setdefault("run", os.path.relpath(run_dir, os.path.dirname(run_dir)))
   row["_dir"] = run_dir
@@ -116,13 +94,13 @@ def read_rows(path: str) -> list[dict]:
   if not os.path.exists(path):
     raise LawInputError(f"input path {path!r} does not exist")
   if os.path.isdir(path):
-    results = os.path.join(path, "results.jsonl")
-    if os.path.exists(results):  # the sweep's own list, overrides included
-      rows = [_flatten_overrides(r) for r in _read_jsonl(results)]
+    sweep = SweepDir(path)
+    if sweep.has_results():  # the sweep's own list, overrides included
+      rows = [_flatten_overrides(r) for r in _read_jsonl(sweep.results_path)]
     elif run_dirs(path):
       rows = [read_summary(d) for d in run_dirs(path)]
-    elif os.path.exists(os.path.join(path, "per_position_loss.json")):
-      rows = read_json(os.path.join(path, "per_position_loss.json"))
+    elif RunDir(path).exists(run_files.PER_POSITION):
+      rows = read_json(RunDir(path).file(run_files.PER_POSITION))
     else:
       raise LawInputError(f"{path} has no results.jsonl and no run "
                           "directories with summary.json")

@@ -17,7 +17,8 @@ import numpy as np
 
 from scaling.laws import forms
 from scaling.laws.errors import LawInputError
-from scaling.laws.readers import (completed, pick, read_json, read_rows,
+from scaling.results import ResultsError, RunDir
+from scaling.laws.readers import (completed, pick, read_rows,
                                   read_summary, run_dirs)
 
 __all__ = ["ALIASES", "LawInputError", "Table", "as_table", "check_enough",
@@ -103,14 +104,20 @@ def _column(rows, canonical: str, law_name: str) -> np.ndarray | None:
   return out
 
 
+def _per_position_record(run_dir: str):
+  try:
+    return RunDir(run_dir).per_position()
+  except ResultsError as e:
+    raise LawInputError(str(e)) from None
+
+
 def _position_rows(rows: list[dict], notes: list[str]) -> list[dict]:
   """Expands per_position_loss of one run into rows T=1..n_ctx."""
   def curve(row):
     ppl = row.get("per_position_loss")
     if ppl is None and row.get("_dir"):
-      path = os.path.join(row["_dir"], "per_position_loss.json")
-      if os.path.exists(path):
-        ppl = read_json(path)[0].get("per_position_loss")
+      record = _per_position_record(row["_dir"])
+      ppl = record.get("per_position_loss") if isinstance(record, Mapping) else None
     return ppl
   with_curve = [(r, curve(r)) for r in rows]
   with_curve = [(r, c) for r, c in with_curve if c]

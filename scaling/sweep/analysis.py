@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 
+from scaling.results import SweepDir
+from scaling.results import io as results_io
+from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
 
 # (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
@@ -21,6 +24,34 @@ def tiny_schedule(c, steps: int, eval_every: int) -> None:
   c.eval.every_steps, c.eval.batches = eval_every, 4
 
 
+def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: float | None = 3e-3,
+                   full_size: str = "base", full_eval_every: int | None = None):
+  """(an experiment's base config, whether it is the tiny variant): the tiny
+  variant trains size=tiny on the CPU schedule (tiny_schedule) at `tiny_lr`
+  (None: the Kaplan LR); the full one the paper's `full_size` run, evaluated
+  every `full_eval_every` steps if given."""
+  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
+  c = configlib.base_config()
+  tiny = configlib.experiment_variant(arg) == "tiny"
+  configlib.apply_size(c, "tiny" if tiny else full_size)
+  if tiny:
+    tiny_schedule(c, steps=steps, eval_every=eval_every)
+    if tiny_lr is not None:
+      c.train.lr = tiny_lr
+  elif full_eval_every:
+    c.eval.every_steps = full_eval_every
+  c.name = name
+  return c, tiny
+
+
+def ladder_or_sizes(arg, sizes, shapes=TINY_LADDER) -> list[dict]:
+  """The tiny variant's ladder of `shapes`, else one member per named size."""
+  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
+  if configlib.experiment_variant(arg) == "tiny":
+    return ladder_members(shapes)
+  return size_members(sizes)
+
+
 def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
   return [{"name": f"L{l}_d{d}",
            "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h,
@@ -34,37 +65,30 @@ def size_members(sizes) -> list[dict]:
                                             SIZES[s][:3]))} for s in sizes]
 
 
-def read_jsonl(path: str) -> list[dict]:
-  from scaling.train.records import read_jsonl as read  # pylint: disable=g-import-not-at-top
-  return read(path)
-
-
 def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
   """The run's evaluations after step 0: step, tokens, val_loss, ..."""
-  rows = read_jsonl(os.path.join(sweep_dir, run["name"], "eval.jsonl"))
+  rows = SweepDir(sweep_dir).member(run["name"]).evals()
   return [r for r in rows if r["step"] > 0]
 
 
 def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-  os.replace(tmp, path)
+  text = io.StringIO(newline="")
+  writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+  writer.writeheader()
+  writer.writerows(rows)
+  results_io.write_text(path, text.getvalue())
   return path
 
 
-def fit(law: str, table: str, out: str, *extra: str) -> dict:
-  """Runs `scaling-fit LAW TABLE --out OUT` (prints the constants beside the
-  paper's, writes fit.json and plots) and returns fit.json."""
-  from scaling.cli import fit as fit_cli  # pylint: disable=g-import-not-at-top
-  code = fit_cli.main([law, table, "--out", out, *extra])
-  if code:
-    raise ValueError(f"scaling-fit {law} {table} failed (exit {code})")
-  with open(os.path.join(out, "fit.json")) as f:
-    return json.load(f)
+def fit(law: str, table: str, out: str, **options) -> dict:
+  """Fits LAW to TABLE as `scaling-fit LAW TABLE --out OUT` does (prints the
+  constants beside the paper's, writes fit.json and plots; `options` are
+  scaling.laws.report.FitOptions) and returns fit.json."""
+  from scaling.laws.report import fit_to_dir  # pylint: disable=g-import-not-at-top
+  data, lines = fit_to_dir(law, table, out, **options)
+  print("\n".join(lines))
+  return data
 
 
 def save_figure(fig, path: str) -> str:
@@ -83,6 +107,6 @@ def figure(ncols: int = 1):
   return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
 
 
-__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "ladder_members",
-           "size_members",
+__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "variant_config",
+           "ladder_members", "ladder_or_sizes", "size_members",
            "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]

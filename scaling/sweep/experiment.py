@@ -10,13 +10,12 @@ and is addressed as `experiments/X.py[:ARG]`, as run configs are.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 import re
-import sys
 from types import ModuleType
 
 import ml_collections
+
+from scaling import pyfile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
 
@@ -98,13 +97,10 @@ class Experiment:
 
 def load_experiment(spec: str) -> Experiment:
   path, _, arg = spec.partition(":")
-  if not os.path.isfile(path):
-    raise ExperimentError(f"experiment file {path!r} does not exist")
-  name = "_scaling_experiment_" + re.sub(r"\W", "_", os.path.abspath(path))
-  module_spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  sys.modules[name] = module
-  module_spec.loader.exec_module(module)
+  try:
+    module = pyfile.load(path, "experiment")
+  except FileNotFoundError as e:
+    raise ExperimentError(str(e)) from None
   for fn in ("get_config", "sweep"):
     if not callable(getattr(module, fn, None)):
       raise ExperimentError(f"{path} defines no {fn}(arg); an experiment needs "

@@ -29,7 +29,7 @@ import time
 from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
 from scaling.sweep.slurm import EXIT_BUSY, JOB_JSON, busy
-from scaling.train.records import write_json
+from scaling.results.io import write_json
 
 
 def resources_for(n_params: int | None, cluster: dict, threshold: float,

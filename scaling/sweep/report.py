@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
+from scaling.results import SweepDir
 
 
 def finished_runs(sweep_dir: str) -> list[dict]:
-  path = os.path.join(sweep_dir, "results.jsonl")
-  if not os.path.exists(path):
-    raise ValueError(f"{sweep_dir} has no results.jsonl; run scaling-sweep there first")
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  """results.jsonl's rows; ResultsError (a ValueError) if the sweep has none."""
+  return SweepDir(sweep_dir).results()
 
 
 def print_runs(sweep_dir: str, extra: tuple[str, ...] = ()) -> list[dict]:

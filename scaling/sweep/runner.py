@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -27,12 +26,11 @@ import sys
 import threading
 import time
 
-from scaling.data.store import locked
+from scaling.cli import EXIT_PREEMPTED
+from scaling.results import RunDir, SweepDir
+from scaling.results.run import FAILED
 from scaling.sweep import lifeline
 from scaling.sweep.experiment import Experiment, Member
-from scaling.train.records import write_json
-
-EXIT_PREEMPTED = 75
 # A rerun right after the runner was killed finds the old member still saving
 # (it got SIGTERM when the runner died, see lifeline.py): wait this long for it.
 LOCK_WAIT_S = 300
@@ -66,36 +64,13 @@ def shard_members(members: list[Member], index: int, count: int) -> list[Member]
   return [m for i, m in enumerate(members) if i % count == index]
 
 
-def _summary(member_dir: str) -> dict | None:
-  path = os.path.join(member_dir, "summary.json")
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
-
-
 def is_finished(member_dir: str) -> bool:
-  summary = _summary(member_dir)
-  return bool(summary) and summary.get("status") == "completed"
+  return RunDir(member_dir).is_finished()
 
 
 def collect_results(sweep_dir: str, members: list[Member]) -> list[dict]:
   """Rewrites DIR/results.jsonl from every finished member (atomic)."""
-  rows = []
-  for member in members:
-    summary = _summary(os.path.join(sweep_dir, member.name))
-    if summary and summary.get("status") == "completed":
-      rows.append({**summary, "name": member.name, "overrides": member.overrides})
-  with locked(os.path.join(sweep_dir, ".results.lock")):
-    path = os.path.join(sweep_dir, "results.jsonl")
-    tmp = path + f".tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-      f.writelines(json.dumps(r, default=str) + "\n" for r in rows)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  return rows
+  return SweepDir(sweep_dir).collect([(m.name, m.overrides) for m in members])
 
 
 class Runner:
@@ -117,7 +92,7 @@ class Runner:
 
   def run_member(self, member: Member) -> Outcome:
     member_dir = os.path.join(self.sweep_dir, member.name)
-    failed_path = os.path.join(member_dir, "failed.json")
+    failed_path = RunDir(member_dir).file(FAILED)
     if is_finished(member_dir):
       return Outcome(member.name, "skipped", detail="finished earlier")
     if os.path.exists(failed_path) and not self.retry_failed:
@@ -139,7 +114,7 @@ class Runner:
     if code == EXIT_PREEMPTED or self.stopping.is_set():
       return Outcome(member.name, "preempted", seconds, "checkpoint saved; rerun to resume")
     tail = _tail(os.path.join(member_dir, "train.log"))
-    write_json(failed_path, {"returncode": code, "seconds": seconds, "log_tail": tail})
+    RunDir(member_dir).write_failed({"returncode": code, "seconds": seconds, "log_tail": tail})
     return Outcome(member.name, "failed", seconds, tail.strip().splitlines()[-1] if tail.strip() else f"exit {code}")
 
   def member_env(self) -> dict[str, str]:

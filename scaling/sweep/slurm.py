@@ -28,7 +28,7 @@ import time
 
 from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
-from scaling.train.records import write_json
+from scaling.results.io import write_json
 
 EXIT_BUSY = 73  # scaling.train.runlock.EXIT_BUSY (not imported: it pulls in JAX)
 JOB_JSON = "job.json"  # DIR/<member>/job.json: the member's current job, as the job sees it

@@ -1,1 +1,1 @@
-"""Training: state, steps, checkpoints, records and the loop."""
+"""Training: the engine (builder, state, steps, evaluator, hooks, checkpoints) and the loop."""

@@ -90,8 +90,10 @@ def adafactor(lr_schedule, b1: float, b2: float, weight_decay: float):
   return optax.chain(*parts)
 
 
-def optimizer(train_cfg) -> optax.GradientTransformation:
-  sched = schedule(train_cfg)
+def optimizer(train_cfg, sched: optax.Schedule | None = None) -> optax.GradientTransformation:
+  """The optimizer `train_cfg` names, on the learning-rate schedule `sched`
+  (default: schedule(train_cfg); the engine builds it once for both)."""
+  sched = sched or schedule(train_cfg)
   name = train_cfg.optimizer
   if name == "adam":
     opt = optax.adam(sched, b1=train_cfg.b1, b2=train_cfg.b2, eps=1e-8)

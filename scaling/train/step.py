@@ -43,6 +43,22 @@ def parse_injection(spec: str):
   return what, int(at)
 
 
+def _poison(inject, step, loss, grads):
+  """A fault drill (train.inject_nonfinite): a NaN in one step's loss or gradients."""
+  what, at_step = inject
+  poison = jnp.where(step == at_step, jnp.nan, 0.0)
+  if what == "loss":
+    return loss + poison, grads
+  return loss, jax.tree.map(lambda g: g + poison.astype(g.dtype), grads)
+
+
+def _unless_finite(finite, new_state, state):
+  """nan_policy=skip: a non-finite step leaves everything but the step count."""
+  return {key: value if key == "step" else jax.tree.map(
+      lambda new, old: jnp.where(finite, new, old), value, state[key])
+          for key, value in new_state.items()}
+
+
 def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=None):
   """gns_cfg: the config's `gns` section (micro-batches and the noise scale), or None."""
   vocab_size = model_cfg.vocab_size
@@ -54,8 +70,7 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
   def loss_fn(params, batch, step):
     key = jax.random.fold_in(jax.random.key(seed + 1), step) if use_dropout else None
     return _model_losses(setup.graphdef, params, batch, vocab_size, key,
-                         model_cfg.get("loss_chunk", 0),
-                         model_cfg.get("logits_bf16", False)).mean()
+                         model_cfg.loss_chunk, model_cfg.logits_bf16).mean()
 
   def grads_and_gns(state, batch):
     """Mean loss and gradient over k micro-batches; the noise-scale EMA and metrics."""
@@ -71,18 +86,13 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
     ema, metrics = gnslib.step_update(state["gns"], stats, b, k, gns_cfg.ema, t)
     return loss, grads, ema, metrics
 
-  nan_policy = train_cfg.get("nan_policy", "halt")
-  inject = parse_injection(train_cfg.get("inject_nonfinite", ""))
+  nan_policy = train_cfg.nan_policy
+  inject = parse_injection(train_cfg.inject_nonfinite)
 
   def train_step(state, batch):
     loss, grads, ema, gns_metrics = grads_and_gns(state, batch)
-    if inject:  # a fault drill: poison one step's loss or gradients
-      what, at_step = inject
-      poison = jnp.where(state["step"] + 1 == at_step, jnp.nan, 0.0)
-      if what == "loss":
-        loss = loss + poison
-      else:
-        grads = jax.tree.map(lambda g: g + poison.astype(g.dtype), grads)
+    if inject:
+      loss, grads = _poison(inject, state["step"] + 1, loss, grads)
     grad_norm = optax.global_norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
@@ -93,10 +103,8 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
     }
     if ema is not None:
       new_state["gns"] = ema
-    if nan_policy == "skip":  # a non-finite step leaves everything but the step count
-      new_state = {key: value if key == "step" else jax.tree.map(
-          lambda new, old: jnp.where(finite, new, old), value, state[key])
-                   for key, value in new_state.items()}
+    if nan_policy == "skip":
+      new_state = _unless_finite(finite, new_state, state)
     metrics = {"loss": loss, "grad_norm": grad_norm,
                # the rate this step applied (behind the step after skipped steps)
                "lr": jnp.asarray(lr_schedule(optim.applied_updates(state["opt_state"])),

@@ -1,6 +1,6 @@
 """The project's own seqio Tasks and Mixtures: use them as data.source=seqio:NAME.
 
-Loaded by `seqio:` sources (scaling/data/tfds_source.py) before a task is
+Loaded by `seqio:` sources (scaling/data/seqio_source.py) before a task is
 looked up. Each has one output feature, `text`, tokenised with seqio's byte
 vocabulary; a run re-tokenises the text with its own data.vocab.
 

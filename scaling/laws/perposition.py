@@ -33,10 +33,7 @@ def fit(per_position_loss, *, bootstrap: int = 200, seed: int = 0,
   Returns {"a", "b", "c", "ci95": {name: (lo, hi)} or None, "r2", "n_points",
   "t_min"}; `bootstrap` resamples positions for the intervals (0: none).
   """
-  try:
-    from scaling.laws import fit_law  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise PositionFitError(f"the position fit needs scaling.laws ({e})") from None
+  from scaling.laws.fit import fit_law  # pylint: disable=g-import-not-at-top
   y = _curve(per_position_loss)
   t = np.arange(1, y.size + 1, dtype=float)
   keep = t >= t_min

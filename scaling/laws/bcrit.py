@@ -14,19 +14,21 @@ side-by-side comparison.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
 import numpy as np
 from scipy import optimize
 
-from scaling.gns import crossing
-from scaling.train import records
+from scaling.laws import crossing
+from scaling.laws.constants import BCRIT_ALPHA_B, BCRIT_B_STAR
+from scaling.results import ResultsError, RunDir
+from scaling.results import run as run_files
 
 MIN_BATCH_SIZES = 3
 SMOOTH_WIDTH = 0.5  # half-width of the local fit, in ln(step)
-PAPER = {"b_star_tokens": 2e8, "alpha_b": 0.21, "note": "Kaplan et al. Eq. 5.3, BPE loss"}
+PAPER = {"b_star_tokens": BCRIT_B_STAR, "alpha_b": BCRIT_ALPHA_B,
+         "note": "Kaplan et al. Eq. 5.3, BPE loss"}
 
 
 class BcritError(ValueError):
@@ -40,11 +42,11 @@ def find_runs(paths) -> list[str]:
   paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
   runs = []
   for path in map(str, paths):
-    if os.path.isfile(os.path.join(path, "metrics.jsonl")):
+    if RunDir(path).exists(run_files.METRICS):
       runs.append(path)
     elif os.path.isdir(path):
       runs += sorted(os.path.join(path, d) for d in os.listdir(path)
-                     if os.path.isfile(os.path.join(path, d, "metrics.jsonl")))
+                     if RunDir(os.path.join(path, d)).exists(run_files.METRICS))
     else:
       raise BcritError(f"{path} does not exist; give a sweep directory or run directories")
   if not runs:
@@ -55,31 +57,33 @@ def find_runs(paths) -> list[str]:
 
 def load_run(run_dir: str, smooth_width: float = SMOOTH_WIDTH) -> dict:
   """A run's batch size, smoothed training-loss curve (on a ln-step grid) and noise scale."""
-  config_path = os.path.join(run_dir, "config.json")
-  if not os.path.isfile(config_path):
+  run = RunDir(run_dir)
+  if not run.exists(run_files.CONFIG):
     raise BcritError(f"{run_dir} has no config.json; is it a scaling-train run directory?")
-  with open(config_path) as f:
-    config = json.load(f)
-  rows = [r for r in records.read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+  try:
+    config = run.config()
+  except ResultsError as e:
+    raise BcritError(str(e)) from None
+  rows = [r for r in run.metrics()
           if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
   if len(rows) < 3:
     raise BcritError(f"{run_dir}/metrics.jsonl has {len(rows)} finite loss rows; "
                      "train the run longer")
-  seq_len = config["data"]["seq_len"] or config["model"]["n_ctx"]
+  seq_len = config.data.seq_len or config.model.n_ctx
   rows = sorted({r["step"]: r for r in rows if r["step"] >= 1}.values(), key=lambda r: r["step"])
   steps = np.array([r["step"] for r in rows], np.float64)
   grid, curve = crossing.smoothed_curve(steps, [r["loss"] for r in rows], smooth_width)
   raw = [(r["step"], r["gns_trace_sigma_raw"], r["gns_g2_raw"]) for r in rows
          if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
                 for k in ("gns_trace_sigma_raw", "gns_g2_raw"))]
-  ema = (config.get("gns") or {}).get("ema") or 0.95
+  ema = config.gns.ema or 0.95
   noise = [(r["step"], r["gns_b_simple_tokens"]) for r in rows
            if isinstance(r.get("gns_b_simple_tokens"), (int, float))]
   return {
       "dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)),
-      "batch_size": int(config["train"]["batch_size"]), "seq_len": int(seq_len),
-      "warmup_steps": int(config["train"].get("warmup_steps") or 0),
-      "batch_tokens": int(config["train"]["batch_size"]) * int(seq_len),
+      "batch_size": int(config.train.batch_size), "seq_len": int(seq_len),
+      "warmup_steps": int(config.train.warmup_steps),
+      "batch_tokens": int(config.train.batch_size) * int(seq_len),
       "steps": steps, "log_step_grid": grid, "loss": curve,
       "raw_noise": np.array(raw, np.float64).reshape(-1, 3),
       "noise_window": 1 / (1 - ema),
@@ -277,5 +281,5 @@ def format_table(fit: dict) -> str:
   if fit["law"]:
     law = fit["law"]
     lines.append(f"B_crit(L) = {law['b_star_tokens']:.4g} tokens / L^(1/{law['alpha_b']:.3f})"
-                 f"  (paper: B* = 2e8 tokens, alpha_B = 0.21, on BPE tokens)")
+                 f"  (paper: B* = {BCRIT_B_STAR:g} tokens, alpha_B = {BCRIT_ALPHA_B}, on BPE tokens)")
   return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""A sweep directory: its members' run directories and results.jsonl.
+
+DIR/<member>/      a member's run directory (scaling.results.run)
+DIR/results.jsonl  one row per finished member: its summary, `name` and
+                   `overrides`; rewritten whole and atomically, so a kill
+                   never leaves a half line and each member appears once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from scaling.results import io
+from scaling.results.run import RunDir, completed, run_dirs
+
+RESULTS = "results.jsonl"
+
+
+class SweepDir:
+
+  def __init__(self, path: str):
+    self.path = path
+
+  @property
+  def results_path(self) -> str:
+    return os.path.join(self.path, RESULTS)
+
+  def has_results(self) -> bool:
+    return os.path.isfile(self.results_path)
+
+  def results(self, *, strict: bool = True) -> list[dict]:
+    """The rows of results.jsonl; ResultsError if there is none."""
+    if not self.has_results():
+      raise io.ResultsError(f"{self.path} has no {RESULTS}; run scaling-sweep there first")
+    return io.read_jsonl(self.results_path, strict=strict)
+
+  def member(self, name: str) -> RunDir:
+    return RunDir(os.path.join(self.path, name))
+
+  def run_dirs(self) -> list[str]:
+    return run_dirs(self.path)
+
+  def collect(self, members) -> list[dict]:
+    """Rewrites results.jsonl from every finished member (name, overrides)."""
+    from scaling.data.store import locked  # pylint: disable=g-import-not-at-top
+    rows = []
+    for name, overrides in members:
+      summary = self.member(name).summary_or_none()
+      if summary and completed(summary):
+        rows.append({**summary, "name": name, "overrides": overrides})
+    with locked(os.path.join(self.path, ".results.lock")):
+      io.write_jsonl(self.results_path, rows, clean=False)
+    return rows
