@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[data,dev]'
+	$(BIN)/pip install --quiet -e '.[data,dev,cluster]'
 	touch $(STAMP)
 
 setup: $(STAMP)

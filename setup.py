@@ -22,9 +22,11 @@ setup(
         "scipy>=1.11",
         "matplotlib>=3.8",
         "sentencepiece>=0.2",
+        "tiktoken>=0.7",
     ],
     extras_require={
         "data": ["seqio>=0.0.19", "tensorflow-datasets>=4.9"],
+        "cluster": ["submitit>=1.5", "ray>=2.9", "wandb>=0.16"],
         "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9",
                 "ipykernel>=6.29"],
     },

@@ -3,11 +3,16 @@ and turn its one-line errors into `error: ...` and an exit code.
 
 scaling-train and scaling-bench take absl flags (ml-collections' config_flags);
 the others parse with `Parser`, which accepts a long option in either spelling
-(--dry-run or --dry_run, --cache_dir or --cache-dir), so one habit works for all.
+(--dry-run or --dry_run, --cache_dir or --cache-dir), so one habit works for all. Importing any of them first quiets TensorFlow's and
+CUDA's start-up noise (scaling/quiet.py).
 """
 
 import argparse
 import sys
+
+from scaling import quiet
+
+quiet.setup()
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3       # scaling-train: a non-finite loss or gradient

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples
 from scaling.laws import bcrit as critical_batch
 from scaling.laws.bcrit import BcritError
 from scaling.laws.report import bcrit_to_dir
@@ -34,7 +34,10 @@ def _losses(text: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = Parser(prog="scaling-fit bcrit", error=BcritError, description=__doc__.split("\n\n")[0])
+  p = Parser(prog="scaling-fit bcrit", error=BcritError, description=__doc__.split("\n\n")[0],
+             formatter_class=examples.FORMATTER, epilog=examples.epilog(
+                 "scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan",
+                 "scaling-fit bcrit runs/bscan --out runs/bscan/fit_bcrit"))
   p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directory or run directories")
   p.add_argument("--target-losses", type=_losses, default=None,
                  help="comma-separated training losses (nats/token); default: --levels "

@@ -25,6 +25,8 @@ from ml_collections import config_flags
 
 from scaling.results.io import write_json
 
+EXAMPLE = ("scaling-bench --config configs/transformer.py:size=nano --steps 5 "
+           "--config.data.source=synthetic")
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py[:ARGS]",
                                           lock_config=True)
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps (after warm-up).")
@@ -141,7 +143,8 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  from scaling.cli import flag_parsing  # pylint: disable=g-import-not-at-top
+  app.run(main, flags_parser=flag_parsing.parser(EXAMPLE))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from scaling.cli import Parser, fail
+from scaling.cli import Parser, examples, fail
 from scaling.data.sources import TEXT_DOCUMENTS
 
 
@@ -31,7 +31,9 @@ def _add_data_args(p: argparse.ArgumentParser, *, source_required: bool) -> None
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = Parser(prog="scaling-data", description=__doc__.split("\n")[0])
+  p = Parser(prog="scaling-data", description=__doc__.split("\n")[0],
+             formatter_class=examples.FORMATTER, epilog=examples.epilog(
+                 "scaling-data build --source text:README.md --vocab byte"))
   p.add_argument("--cache_dir", default="", help="default: $SCALING_CACHE or ~/.cache/scaling")
   sub = p.add_subparsers(dest="command", required=True)
   build = sub.add_parser("build", help="tokenise a source into a store (once)")

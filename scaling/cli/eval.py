@@ -15,11 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from scaling.cli import Parser, fail
+from scaling.cli import Parser, examples, fail
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = Parser(prog="scaling-eval", description=__doc__.split("\n")[0])
+  p = Parser(
+      prog="scaling-eval", description=__doc__.split("\n")[0],
+      formatter_class=examples.FORMATTER, epilog=examples.epilog(
+          "scaling-train --config configs/transformer.py:size=nano --workdir runs/nano "
+          "--config.train.steps=100",
+          "scaling-eval --workdir runs/nano --data text:README.md --batches 2"))
   p.add_argument("--workdir", required=True, help="the run's directory")
   p.add_argument("--data", default="", help="a source spec (default: the run's data.source)")
   p.add_argument("--name", default="", help="name in eval_<name>.json (default: from the source)")

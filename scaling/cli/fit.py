@@ -2,6 +2,13 @@
 
   scaling-fit LAW INPUT [--out DIR] [--holdout-largest K] [--bootstrap R]
   scaling-fit frontier INPUT [--curve eval|train] [--smooth K]
+  scaling-fit isoflop INPUT          IsoFLOP profiles (Hoffmann et al. approach 2)
+  scaling-fit counts INPUT           frontier and IsoFLOP exponents under every
+                                     counting convention, side by side
+  scaling-fit branches DIR [--tolerance T] [--scan FIT_JSON]
+                                     B_crit over training by branching
+                                     (experiments/branch_bcrit.py)
+  any of them with --count kaplan|total|output|full (how N and C are counted)
 
 LAW is one of N, N+E, D, C, Cmin, ND, chinchilla, NS, bcrit, position, lr.
 INPUT is a sweep directory (results.jsonl or run directories with
@@ -18,7 +25,7 @@ import os
 import sys
 
 from scaling.cli import EXIT_BAD_INPUT, Parser
-from scaling.laws import forms
+from scaling.laws import counting, forms
 from scaling.laws.errors import LawInputError
 from scaling.laws.report import run
 
@@ -29,9 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
               epilog="laws:\n" + "\n".join(
                   f"  {l.name:<11} {l.formula}" for l in forms.LAWS.values())
               + "\n  frontier    compute frontier of all learning curves "
-              "(loss vs C = 6*N*tokens)")
+              "(loss vs C = 6*N*tokens)"
+              + "\n  isoflop     IsoFLOP profiles: parabola of loss in ln N per "
+              "budget, N_opt, D_opt ~ C^a"
+              + "\n  counts      frontier and isoflop exponents under every "
+              "counting convention"
+              + "\n  branches    critical batch over training by branching"
+              "\n\nexample:\n"
+              "  scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size\n"
+              "  scaling-fit N runs/model_size")
   p.add_argument("law", help="law name (" + ", ".join(forms.LAWS)
-                 + ") or 'frontier'")
+                 + "), 'frontier', 'isoflop', 'counts' or 'branches'")
   p.add_argument("input", help="sweep directory, run directory or "
                  ".csv/.jsonl/.json table")
   p.add_argument("--out", help="output directory (default: "
@@ -54,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                  "frontier; default: the paper's 2e8, for BPE losses only")
   p.add_argument("--alpha-b", type=float, help="alpha_B of that B_crit(L) "
                  "(default: the paper's 0.21)")
+  p.add_argument("--count", default=counting.DEFAULT, type=str.lower,
+                 choices=list(counting.CONVENTIONS),
+                 help="how N and C are counted (default kaplan: non-embedding N, "
+                 "C = 6*N*D); see scaling/laws/counting.py")
+  p.add_argument("--tolerance", type=float, default=0.5,
+                 help="branches: a branch matches when its loss is within this "
+                 "fraction of the reference's progress over the window")
+  p.add_argument("--scan", metavar="FIT_JSON", help="branches: fit.json of scaling-fit "
+                 "bcrit on a batch-size scan of the same model, drawn beside")
   p.add_argument("--grid", type=int, default=48,
                  help="frontier: points of the log-spaced compute grid")
   return p

@@ -1,6 +1,6 @@
 """scaling-plan: compute-efficient allocation of a compute budget C_min.
 
-  scaling-plan --compute C [--pf-days] [--fit fit.json ...] [--json]
+  scaling-plan --compute C [--pf-days] [--fit fit.json ...] [--count NAME] [--json]
 
 Prints the compute-efficient N, batch B (tokens), S_min, D and expected loss
 (paper Table 6 unless a fit.json supplies constants), the overfitting bound
@@ -13,13 +13,15 @@ import argparse
 import json
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples
 from scaling.laws import planner
 from scaling.laws.errors import LawInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = Parser(prog="scaling-plan", error=LawInputError, description=__doc__.split("\n\n")[0])
+  p = Parser(prog="scaling-plan", error=LawInputError, description=__doc__.split("\n\n")[0],
+             formatter_class=examples.FORMATTER,
+             epilog=examples.epilog("scaling-plan --compute 1 --pf-days"))
   p.add_argument("--compute", required=True, type=float, metavar="C",
                  help="compute budget C_min in FLOP (PF-days with --pf-days)")
   p.add_argument("--pf-days", action="store_true",
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="dataset size for eqs 4.4 and 5.7 (default: planned D)")
   p.add_argument("--n-ctx", type=int, default=1024,
                  help="context length, to express B in sequences")
+  p.add_argument("--count", help="counting convention the fits must have been made "
+                 "with (kaplan, total, output, full; scaling/laws/counting.py)")
   p.add_argument("--json", action="store_true", help="print JSON only")
   return p
 
@@ -75,7 +79,8 @@ def main(argv=None) -> int:
   try:
     args = build_parser().parse_args(argv)
     result = planner.plan(args.compute, pf_days=args.pf_days, fits=args.fit,
-                          data_tokens=args.data_tokens, n_ctx=args.n_ctx)
+                          data_tokens=args.data_tokens, n_ctx=args.n_ctx,
+                          count=args.count)
   except LawInputError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT

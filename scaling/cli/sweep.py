@@ -3,6 +3,9 @@
   scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size
   scaling-sweep --config experiments/model_size.py --workdir gs-or-local-dir --shard 0/4
   scaling-sweep --config experiments/model_size.py:tiny --workdir runs/ms --dry-run
+  scaling-sweep --config experiments/model_size.py --workdir /shared/ms --backend slurm \
+      --partition gpu --gpus-per-member 1 --time-min 240
+  scaling-sweep --config experiments/model_size.py --workdir /shared/ms --backend ray --address auto
 
 Finished members are skipped, so rerunning resumes the sweep. A failed member
 is recorded (DIR/<member>/failed.json) and the others go on; the exit code is
@@ -14,23 +17,31 @@ from __future__ import annotations
 import signal
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser
+from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples
 
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
 DEFAULT_FLOPS = {"cpu": 3e10, "gpu": 3.5e14, "tpu": 1e14}
 
 
 def _parser():
-  p = Parser(prog="scaling-sweep", description=__doc__.split("\n")[0])
+  p = Parser(
+      prog="scaling-sweep", description=__doc__.split("\n")[0],
+      formatter_class=examples.FORMATTER, epilog=examples.epilog(
+          "scaling-sweep --config experiments/model_size.py:tiny --workdir runs/model_size",
+          before="cluster recipes (SLURM, Ray, Kubernetes, TPU VMs): docs/cluster.md"))
   p.add_argument("--config", required=True, help="experiments/X.py[:ARG]")
   p.add_argument("--workdir", required=True, help="sweep directory")
   p.add_argument("--jobs", type=int, default=1, help="members run at once (CPU)")
-  p.add_argument("--shard", default=None, help="I/N: run only member i with i %% N == I")
+  p.add_argument("--shard", default=None, help="I/N: run only member i with i %% N == I; "
+                 "auto: I and N from SLURM_ARRAY_TASK_ID/COUNT, JOB_COMPLETION_INDEX "
+                 "or TPU_WORKER_ID (docs/cluster.md)")
   p.add_argument("--dry-run", action="store_true", help="list members, N, D, C, time")
   p.add_argument("--retry-failed", action="store_true", help="rerun failed members")
   p.add_argument("--no-analyze", action="store_true", help="skip the experiment's analysis")
   p.add_argument("--flops-per-sec", type=float, default=None,
                  help="sustained FLOP/s for --dry-run estimates (default by platform)")
+  from scaling.sweep import backends  # pylint: disable=g-import-not-at-top
+  backends.add_flags(p)
   return p
 
 
@@ -80,11 +91,17 @@ def main(argv=None) -> int:
     print(f"estimated total {total:.0f}s at {rate:.1e} FLOP/s (compute only; "
           "start-up and evaluation come on top)")
     return 0
-  run = runlib.Runner(experiment, args.workdir, jobs=args.jobs, retry_failed=args.retry_failed)
+  from scaling.sweep import backends  # pylint: disable=g-import-not-at-top
+  try:
+    run = backends.make_runner(args, experiment)
+  except backends.BackendError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
   signal.signal(signal.SIGTERM, run.stop)
   signal.signal(signal.SIGINT, run.stop)
   print(f"{experiment.spec}: running {len(mine)} of {len(members)} members in "
-        f"{run.sweep_dir} with {args.jobs} job(s)")
+        f"{run.sweep_dir} " + (f"with {args.jobs} job(s)" if args.backend == "local"
+                               else f"on {args.backend}"))
   outcomes = run.run(mine)
   failed = [o for o in outcomes if o.status == "failed"]
   interrupted = [o for o in outcomes if o.status == "preempted"]

@@ -20,6 +20,8 @@ from ml_collections import config_flags
 
 from scaling.cli import EXIT_DIVERGED, EXIT_PREEMPTED, fail
 
+EXAMPLE = ("scaling-train --config configs/transformer.py:size=nano --workdir runs/nano "
+           "--config.train.steps=100")
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Run config: path/to/config.py[:ARGS].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
@@ -84,7 +86,8 @@ def main(argv):
 
 def run():
   """Console-script entry point."""
-  app.run(main)
+  from scaling.cli import flag_parsing  # pylint: disable=g-import-not-at-top
+  app.run(main, flags_parser=flag_parsing.parser(EXAMPLE))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ evaluation sets. The glue between `data.*` / `eval.*` config and the modules
 that do the work; used by the training loop and scaling-eval.
 
 A run's vocabulary is fixed when it starts: it is written into the workdir
-(vocab.json, and vocab.model for SentencePiece), and a resumed run or an
-evaluation uses that copy, so all of them see the same ids.
+(vocab.json, and vocab.model for SentencePiece or vocab.tiktoken for GPT-2's
+BPE), and a resumed run or an evaluation uses that copy, so all of them see
+the same ids.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from scaling.data.errors import DataError
 from scaling.data.sources import SourceOptions, get_source, spec_error
 from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
+from scaling.data.gpt2_vocab import Gpt2Vocab, is_gpt2
 from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
 from scaling.results import run as run_files
 from scaling.results.run import RunDir
 
 RUN_VOCAB_JSON, RUN_VOCAB_MODEL = run_files.VOCAB_JSON, run_files.VOCAB_MODEL
+RUN_VOCAB_BPE = run_files.VOCAB_BPE
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -62,7 +65,8 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
   saved = RunDir(workdir).vocab_info()
   if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
     vocab = _saved_spm(workdir, saved)
-    if not saved["spec"].partition(":")[2].isdigit():  # spm:PATH: must still match
+    spm_path = not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit()
+    if spm_path:  # spm:PATH: must still match
       current = get_vocab(data_cfg.vocab)
       if current.sha256 != vocab.sha256:
         raise DataError(
@@ -75,8 +79,12 @@ def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
                    progress=progress, max_train_tokens=data_cfg.max_train_tokens)
 
 
-def _saved_spm(workdir: str, saved: dict) -> SpmVocab:
-  vocab = SpmVocab(RunDir(workdir).file(saved["file"]), spec=saved["spec"])
+def _saved_spm(workdir: str, saved: dict) -> SpmVocab | Gpt2Vocab:
+  path = RunDir(workdir).file(saved["file"])
+  if is_gpt2(saved["spec"]):
+    vocab = Gpt2Vocab(saved["spec"], path=path)
+  else:
+    vocab = SpmVocab(path, spec=saved["spec"])
   if vocab.sha256 != saved.get("sha256"):
     raise DataError(f"{vocab.path} is not the vocabulary this run was trained with "
                     f"(its sha256 differs from {RUN_VOCAB_JSON}'s); restore it or use a "
@@ -92,8 +100,9 @@ def save_run_vocab(workdir: str, vocab) -> None:
           "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
   run = RunDir(workdir)
   if vocab.path:
-    run.copy_vocab_model(vocab.path)
-    info["file"] = RUN_VOCAB_MODEL
+    name = RUN_VOCAB_BPE if is_gpt2(vocab.spec) else RUN_VOCAB_MODEL
+    run.copy_vocab_file(vocab.path, name)
+    info["file"] = name
   if run.vocab_info() != info:
     run.write_vocab_info(info)
 

@@ -4,6 +4,8 @@
               pure-Python twin gives the same ids where seqio is absent
   spm:SIZE    a SentencePiece model trained on the training split (spm_train.py)
   spm:PATH    an existing SentencePiece model, e.g. T5's
+  gpt2        GPT-2's BPE through tiktoken (50257 ids; gpt2_vocab.py)
+  gpt2:PATH   a BPE file in tiktoken's format
 
 A vocabulary's `name` identifies its ids (for spm, by a hash of the model
 file), so token stores are keyed by content, not by path. Nothing here imports
@@ -17,10 +19,11 @@ import dataclasses
 import hashlib
 import os
 
+from scaling.data import gpt2_vocab
 from scaling.data.errors import DataError
 
 BYTE_OFFSET = 3
-VOCABS = ("byte", "spm:SIZE", "spm:PATH")
+VOCABS = ("byte", "spm:SIZE", "spm:PATH", "gpt2", "gpt2:PATH")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,8 @@ def spec_error(spec) -> str | None:
   """Why `spec` is not a vocab spec (checked before anything runs), or None."""
   if spec == "byte":
     return None
+  if gpt2_vocab.is_gpt2(spec):
+    return gpt2_vocab.spec_error(spec)
   if not isinstance(spec, str) or not spec.startswith("spm:") or not spec[4:].strip():
     return f"data.vocab={spec!r} is unknown; use one of {', '.join(VOCABS)}"
   from scaling.data.spm_train import MIN_SIZE  # pylint: disable=g-import-not-at-top
@@ -116,6 +121,8 @@ def vocab_size_of(spec: str) -> int:
     raise DataError(error)
   if spec == "byte":
     return ByteVocab().vocab_size
+  if gpt2_vocab.is_gpt2(spec):
+    return gpt2_vocab.vocab_size_of(spec)
   size = _spm_size(spec)
   return size if size is not None else SpmVocab(os.path.expanduser(spec[4:].strip()), spec).vocab_size
 
@@ -129,6 +136,8 @@ def get_vocab(spec: str, *, source=None, cache_dir: str | None = None,
     raise DataError(error)
   if spec == "byte":
     return ByteVocab()
+  if gpt2_vocab.is_gpt2(spec):
+    return gpt2_vocab.Gpt2Vocab(spec)
   size = _spm_size(spec)
   if size is None:
     return SpmVocab(os.path.expanduser(spec[4:].strip()), spec)

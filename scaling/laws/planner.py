@@ -116,9 +116,13 @@ def _apply_fit(data: dict, name: str, const: dict, src: dict) -> bool:
       val = allocation["C"][key]
       alloc[key] = {"coef": float(val["coef"]),
                     "exponent": float(val["exponent"])}
-    src["allocation"] = (f"{name} (fixed-batch C frontier for N, D; no batch "
+    kind = ("IsoFLOP profiles" if data.get("law") == "isoflop"
+            else "fixed-batch C frontier")
+    src["allocation"] = (f"{name} ({kind} for N, D; no batch "
                          "information) + paper Table 6 for B, S_min")
     used = True
+  if data.get("count", "kaplan") != "kaplan":  # scaling.laws.counting
+    src["count"] = f"{name}: N and C counted as {data['count']!r}"
   loss_fit = data.get("loss_fit") or {}
   if loss_fit.get("C_min"):
     p = loss_fit["C_min"]["params"]
@@ -159,8 +163,25 @@ def early_stop_step(n: float, d: float, nd, ns) -> float:
   return ns["S_c"] / gap ** (1.0 / ns["alpha_S"]) if gap > 0 else math.inf
 
 
+def check_count(fits, count: str) -> None:
+  """Refuses fits (or Table 6) made under another counting convention
+  (scaling.laws.counting) than `count`."""
+  from scaling.laws import counting  # pylint: disable=g-import-not-at-top
+  count = counting.get(count).name
+  made = [(_load_fit(f)[1], _load_fit(f)[0].get("count", counting.DEFAULT))
+          for f in fits or ()]
+  wrong = [f"{name} ({c})" for name, c in made if c != count]
+  if wrong:
+    raise LawInputError(f"--count {count} but {', '.join(wrong)} counted otherwise; refit "
+                        f"with scaling-fit ... --count {count}")
+  if count != counting.DEFAULT and not made:
+    raise LawInputError(f"--count {count}: Table 6 counts non-embedding N (kaplan); give "
+                        f"--fit with a fit.json made with --count {count}")
+
+
 def plan(compute: float, pf_days: bool = False, fits=None,
-         data_tokens: float | None = None, n_ctx: int = 1024) -> Plan:
+         data_tokens: float | None = None, n_ctx: int = 1024,
+         count: str | None = None) -> Plan:
   """The compute-efficient N, B, S_min, D and loss for a budget C_min.
 
   compute: C_min in FLOP (or in PF-days with pf_days=True).
@@ -174,6 +195,8 @@ def plan(compute: float, pf_days: bool = False, fits=None,
   if not math.isfinite(compute) or compute <= 0:
     raise LawInputError(f"compute must be finite and > 0, got {compute:g}")
   c_pf = compute if pf_days else compute / forms.PF_DAY
+  if count is not None:
+    check_count(fits, count)
   const, src = _constants(fits)
   alloc = const["allocation"]
   val = {k: v["coef"] * c_pf ** v["exponent"] for k, v in alloc.items()}

@@ -14,9 +14,9 @@ import dataclasses
 import math
 import os
 
+from scaling.laws import counting, forms, frontier, readers
 from scaling.laws import curves as curves_lib
 from scaling.laws import fit as fitting
-from scaling.laws import forms, frontier
 from scaling.laws.errors import LawInputError
 from scaling.results import io
 
@@ -36,6 +36,9 @@ class FitOptions:
   grid: int = 48           # frontier: points of the compute grid
   b_star: float | None = None   # a measured B_crit(L) for derived C_min, S_min
   alpha_b: float | None = None
+  count: str = counting.DEFAULT  # how N and C are counted (scaling.laws.counting)
+  tolerance: float = 0.5   # branches: a match is within this fraction of the progress
+  scan: str | None = None  # branches: a scan's bcrit fit.json, drawn beside
 
 
 def default_out(input_path: str, law_name: str) -> str:
@@ -77,11 +80,15 @@ def holdout_lines(h: dict, cols) -> list[str]:
 
 
 def _law_run(args, law):
-  result = fitting.fit_law(law, args.input, bootstrap=args.bootstrap,
+  table = args.input
+  if args.count != counting.DEFAULT:  # the same runs, N and C re-counted
+    base = args.input if os.path.isdir(args.input) else None
+    table = counting.count_rows(readers.read_rows(args.input), args.count, base)
+  result = fitting.fit_law(law, table, bootstrap=args.bootstrap,
                            seed=args.seed,
                            holdout_largest=args.holdout_largest,
                            bcrit_law=_bcrit_law(args))
-  lines = [f"law {law.name}: {law.formula}",
+  lines = [f"law {law.name}: {law.formula}" + _count_note(args.count),
            f"input: {args.input} ({result.n_points} points"
            + (f", {len(result.heldout_table)} held out"
               if result.heldout_table is not None else "")
@@ -98,7 +105,12 @@ def _law_run(args, law):
   if not args.no_plots:
     from scaling.laws import plots
     figures = plots.law_figures(result)
-  return result.to_dict(), figures, lines
+  return {**result.to_dict(), "count": args.count}, figures, lines
+
+
+def _count_note(count: str) -> str:
+  conv = counting.get(count)
+  return f" (count {conv.name}: N {conv.n_text}, C = {conv.c_text})"
 
 
 def _bcrit_law(args):
@@ -115,6 +127,7 @@ def _bcrit_law(args):
 
 def _frontier_run(args):
   curves = curves_lib.load_curves(args.input, args.curve, args.smooth)
+  curves = counting.counted_curves(curves, args.input, args.count)
   b_star, alpha_b = _bcrit_law(args) or (None, None)
   if args.holdout_largest:
     result = frontier.frontier_holdout(curves, args.holdout_largest,
@@ -127,9 +140,9 @@ def _frontier_run(args):
                                        bootstrap=args.bootstrap,
                                        seed=args.seed, b_star=b_star,
                                        alpha_b=alpha_b)
-  d = result.to_dict()
+  d = {**result.to_dict(), "count": args.count}
   lines = [f"compute frontier of {len(curves)} runs from {args.input} "
-           f"(C = 6*N*tokens; coefficients for C in PF-days)",
+           f"(coefficients for C in PF-days)" + _count_note(args.count),
            "fitted grid points: " + ", ".join(
                f"{k}: {int(m.sum())}/{len(m)}" for k, m in result.masks.items())]
   if "C_min" not in result.envelopes:
@@ -145,9 +158,42 @@ def _frontier_run(args):
   return d, figures, lines
 
 
+def _isoflop_run(args):
+  from scaling.laws import isoflop  # pylint: disable=g-import-not-at-top
+  base = args.input if os.path.isdir(args.input) else None
+  result = isoflop.fit_isoflop(readers.read_rows(args.input), base, args.count,
+                               bootstrap=args.bootstrap, seed=args.seed)
+  lines = isoflop.report(result)
+  figures = {} if args.no_plots else isoflop.figures(result)
+  return result.to_dict(), figures, lines
+
+
+def _counts_run(args):
+  from scaling.laws import conventions  # pylint: disable=g-import-not-at-top
+  data = conventions.compare(args.input, curve=args.curve, bootstrap=args.bootstrap,
+                             seed=args.seed)
+  figures = {} if args.no_plots else conventions.figures(data)
+  return data, figures, conventions.report(data)
+
+
+def _branches_run(args):
+  from scaling.laws import branching  # pylint: disable=g-import-not-at-top
+  data = branching.analyze_sweep(args.input, args.tolerance, args.scan)
+  figures = {}
+  if not args.no_plots:
+    from scaling.laws import branch_plots  # pylint: disable=g-import-not-at-top
+    figures = branch_plots.figures(data)
+  return data, figures, branching.report(data)
+
+
+# Analyses beside the laws of forms.LAWS, by name.
+_EXTRA = {"frontier": _frontier_run, "isoflop": _isoflop_run, "counts": _counts_run,
+          "branches": _branches_run}
+
+
 def _name(law: str) -> str:
-  if law.lower() == "frontier":
-    return "frontier"
+  if law.lower() in _EXTRA:
+    return law.lower()
   try:
     return forms.get_law(law).name
   except KeyError as e:
@@ -164,8 +210,8 @@ def run(args) -> list[str]:
       or args.grid < 4:
     raise LawInputError("--holdout-largest and --bootstrap must be >= 0, "
                         "--smooth >= 1 and --grid >= 4")
-  if name == "frontier":
-    data, figures, lines = _frontier_run(args)
+  if name in _EXTRA:
+    data, figures, lines = _EXTRA[name](args)
   else:
     data, figures, lines = _law_run(args, forms.get_law(name))
   out_dir = args.out or default_out(args.input, name)

@@ -4,7 +4,8 @@
   summary.json            the Summary, rewritten when the run ends or stops
   metrics.jsonl           one row per training step: step, tokens, loss, lr, ...
   eval.jsonl              one row per evaluation: step, tokens, val_loss, val_bpb, ...
-  vocab.json, vocab.model the vocabulary the run was trained with
+  vocab.json, vocab.model the vocabulary the run was trained with (vocab.tiktoken
+                          for GPT-2's BPE)
   eval_<name>.json        a scaling-eval result
   per_position_loss.json  the latest per-position loss (Fig. 20 fits)
   failed.json             why a sweep member failed (scaling.sweep.runner)
@@ -25,6 +26,7 @@ METRICS = "metrics.jsonl"
 EVALS = "eval.jsonl"
 VOCAB_JSON = "vocab.json"
 VOCAB_MODEL = "vocab.model"
+VOCAB_BPE = "vocab.tiktoken"
 PER_POSITION = "per_position_loss.json"
 FAILED = "failed.json"  # a sweep member's failure record
 COMMAND = "command.txt"  # a sweep member's scaling-train command line
@@ -194,12 +196,13 @@ class RunDir:
   def write_vocab_info(self, info: dict) -> None:
     io.write_json(self.file(VOCAB_JSON), info)
 
-  def copy_vocab_model(self, path: str) -> None:
-    """Copies a SentencePiece model in as vocab.model (atomically; no-op if it is it)."""
-    target = self.file(VOCAB_MODEL)
+  def copy_vocab_file(self, path: str, name: str = VOCAB_MODEL) -> None:
+    """Copies the vocabulary's file in as `name` (vocab.model for SentencePiece,
+    vocab.tiktoken for GPT-2's BPE), atomically; a no-op if it is that file."""
+    target = self.file(name)
     if os.path.abspath(path) != os.path.abspath(target):
       with open(path, "rb") as f:
-        io.write_files(self.path, {VOCAB_MODEL: f.read()})
+        io.write_files(self.path, {name: f.read()})
 
   # a sweep member's command line
   def write_command(self, argv: list[str]) -> None:

@@ -47,6 +47,9 @@ class Outcome:
 def parse_shard(text: str | None) -> tuple[int, int]:
   if not text:
     return 0, 1
+  if text == "auto":  # from the array job / indexed job / TPU worker's environment
+    from scaling.sweep.shards import auto_shard  # pylint: disable=g-import-not-at-top
+    return auto_shard()
   try:
     index, count = (int(x) for x in text.split("/"))
   except ValueError:
@@ -100,15 +103,7 @@ class Runner:
     cmd = self.command(member)
     RunDir(member_dir).write_command(cmd)
     start = time.time()
-    with open(os.path.join(member_dir, "train.log"), "a") as log:
-      proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True,
-                              env=dict(os.environ, **{lifeline.ENV: str(os.getpid())}))
-      with self._lock:
-        self._procs.add(proc)
-      code = proc.wait()
-      with self._lock:
-        self._procs.discard(proc)
+    code = self.execute(member, cmd, member_dir)
     seconds = time.time() - start
     if code == 0 and is_finished(member_dir):
       if os.path.exists(failed_path):
@@ -120,6 +115,27 @@ class Runner:
     tail = _tail(os.path.join(member_dir, "train.log"))
     RunDir(member_dir).write_failed({"returncode": code, "seconds": seconds, "log_tail": tail})
     return Outcome(member.name, "failed", seconds, tail.strip().splitlines()[-1] if tail.strip() else f"exit {code}")
+
+  def member_env(self) -> dict[str, str]:
+    """Environment a member gets on any backend: its sweep's name, under which
+    experiment tracking groups it (scaling/tracking.py)."""
+    return {"SCALING_SWEEP_NAME": os.path.basename(self.sweep_dir)}
+
+  def execute(self, member: Member, cmd: list[str], member_dir: str) -> int:
+    """Runs a member's trainer command to its end; its exit code. Backends
+    (backends.py) run the same command elsewhere."""
+    del member
+    with open(os.path.join(member_dir, "train.log"), "a") as log:
+      proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True,
+                              env=dict(os.environ, **self.member_env(),
+                                       **{lifeline.ENV: str(os.getpid())}))
+      with self._lock:
+        self._procs.add(proc)
+      code = proc.wait()
+      with self._lock:
+        self._procs.discard(proc)
+    return code
 
   def stop(self, *_):
     """Forwards a SIGTERM to running members, which save and exit."""

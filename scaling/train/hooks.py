@@ -19,24 +19,9 @@ import jax
 import numpy as np
 
 
+
 def every(n: int, step: int) -> bool:
   return step % n == 0
-
-
-class TensorBoard:
-  """Scalar event files via tensorboardX (no TensorFlow)."""
-
-  def __init__(self, logdir: str):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self.writer = SummaryWriter(logdir)
-
-  def scalars(self, step: int, values: dict, prefix: str = "") -> None:
-    for key, value in values.items():
-      if isinstance(value, (int, float)) and math.isfinite(value):
-        self.writer.add_scalar(prefix + key, value, step)
-
-  def close(self) -> None:
-    self.writer.close()
 
 
 class Health:

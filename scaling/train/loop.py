@@ -18,6 +18,7 @@ import numpy as np
 from scaling import accounting
 from scaling.data import datasets as datalib
 from scaling.results import RunDir, Summary
+from scaling.tracking import TensorBoard
 from scaling.train import engine
 from scaling.train import hooks as hooklib
 from scaling.train.checkpoint import Checkpointer
@@ -134,13 +135,13 @@ def _open_data(cfg, run: RunDir, eng, show: bool):
   return vocab, store, batches, evaluator
 
 
-def _open_records(cfg, run: RunDir, start: int) -> hooklib.TensorBoard:
+def _open_records(cfg, run: RunDir, start: int) -> TensorBoard:
   """Writes config.json, drops metrics and evaluations past `start` (a resume
   replays them), opens TensorBoard."""
   run.write_config(cfg.to_dict())
   run.metrics_writer().truncate_after(start)
   run.evals_writer().truncate_after(start)
-  return hooklib.TensorBoard(run.file("tb"))
+  return TensorBoard(run.file("tb"))
 
 
 def _counts(cfg, state) -> dict:

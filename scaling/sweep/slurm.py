@@ -1,0 +1,183 @@
+"""`scaling-sweep --backend slurm`: each unfinished member as a SLURM job, via submitit.
+
+A job runs the very command the local runner runs (runner.Runner.command), so
+the member's lock, its exit 75 on preemption and its resume from checkpoint
+are the same. Two layers bring a member back after it is cut short:
+
+  - in the job, MemberJob.checkpoint (called by submitit on SLURM's pre-timeout
+    or preemption signal, USR2) stops the trainer, which saves and exits 75,
+    and submitit requeues the job;
+  - here, a job that ends with exit 75 or dies (node lost, job killed) is
+    submitted again, up to --max-requeues times; the new trainer waits for the
+    old one's lock (--lock_wait) before it resumes, so no run directory ever
+    has two writers.
+
+`--slurm-cluster local` uses submitit's local executor (jobs are processes on
+this machine): the path the tests take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from scaling.sweep import lifeline
+from scaling.sweep.runner import EXIT_PREEMPTED, Runner
+from scaling.results.io import write_json
+
+EXIT_BUSY = 73  # scaling.train.runlock.EXIT_BUSY (not imported: it pulls in JAX)
+JOB_JSON = "job.json"  # DIR/<member>/job.json: the member's current job, as the job sees it
+POLL_S = 1.0
+
+
+@dataclasses.dataclass
+class SlurmOptions:
+  partition: str | None = None
+  account: str | None = None
+  gpus_per_member: int = 0
+  cpus_per_member: int = 1
+  time_min: int = 240
+  mem_gb: float | None = None
+  cluster: str = "slurm"           # slurm | local (submitit's local executor)
+  max_requeues: int = 5
+  extra: dict = dataclasses.field(default_factory=dict)  # slurm_additional_parameters
+
+  def executor_parameters(self, name: str) -> dict:
+    params = {"name": name, "timeout_min": self.time_min, "gpus_per_node": self.gpus_per_member,
+              "cpus_per_task": self.cpus_per_member, "tasks_per_node": 1, "nodes": 1}
+    if self.mem_gb:
+      params["mem_gb"] = self.mem_gb
+    if self.cluster == "slurm":
+      params.update(slurm_signal_delay_s=120, slurm_additional_parameters=dict(self.extra))
+      if self.partition:
+        params["slurm_partition"] = self.partition
+      if self.account:
+        params["slurm_account"] = self.account
+    return params
+
+
+class MemberJob:
+  """The submitted function: runs a member's trainer command in the job."""
+
+  def __init__(self, cmd: list[str], member_dir: str, attempt: int = 0,
+               env: dict | None = None):
+    self.cmd, self.member_dir, self.attempt = cmd, member_dir, attempt
+    self.env = dict(env or {})
+    self._proc = None
+
+  def __getstate__(self):
+    return {"cmd": self.cmd, "member_dir": self.member_dir, "attempt": self.attempt,
+            "env": self.env}
+
+  def __setstate__(self, state):
+    self.__dict__.update(state, _proc=None)
+
+  def __call__(self) -> int:
+    import submitit  # pylint: disable=g-import-not-at-top
+    try:
+      job_id = submitit.JobEnvironment().job_id
+    except RuntimeError:
+      job_id = None
+    write_json(os.path.join(self.member_dir, JOB_JSON),
+               {"job_id": job_id, "attempt": self.attempt, "pid": os.getpid(),
+                "host": socket.gethostname(), "started": time.time()})
+    with open(os.path.join(self.member_dir, "train.log"), "a") as log:
+      # The trainer gets SIGTERM (saves, exits 75) if this job process dies.
+      self._proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
+                                    env=dict(os.environ, **self.env,
+                                             **{lifeline.ENV: str(os.getpid())}))
+      return self._proc.wait()
+
+  def checkpoint(self):
+    """submitit's preemption/timeout hook: let the trainer save, then requeue."""
+    import submitit  # pylint: disable=g-import-not-at-top
+    if self._proc is not None and self._proc.poll() is None:
+      self._proc.send_signal(signal.SIGTERM)
+      try:
+        self._proc.wait(timeout=90)
+      except subprocess.TimeoutExpired:
+        pass
+    return submitit.helpers.DelayedSubmission(
+        MemberJob(self.cmd, self.member_dir, self.attempt + 1, self.env))
+
+
+class SubmititRunner(Runner):
+  """A Runner whose members run as submitit jobs (one waiting thread each)."""
+
+  def __init__(self, experiment, sweep_dir: str, options: SlurmOptions, *,
+               retry_failed: bool = False, log=print):
+    super().__init__(experiment, sweep_dir, jobs=max(len(experiment.members()), 1),
+                     retry_failed=retry_failed, log=log)
+    self.options = options
+    self._jobs: dict[str, object] = {}
+    self._executor = None
+    self._executor_lock = threading.Lock()
+
+  def executor(self):
+    with self._executor_lock:
+      if self._executor is None:
+        import submitit  # pylint: disable=g-import-not-at-top
+        folder = os.path.join(self.sweep_dir, ".submitit", "%j")
+        self._executor = submitit.AutoExecutor(folder=folder, cluster=self.options.cluster)
+      return self._executor
+
+  def _submit(self, member, cmd, member_dir, attempt):
+    executor = self.executor()
+    with self._executor_lock:  # parameters are per executor, jobs differ by name
+      executor.update_parameters(**self.options.executor_parameters(
+          f"{os.path.basename(self.sweep_dir)}/{member.name}"))
+      job = executor.submit(MemberJob(cmd, member_dir, attempt, self.member_env()))
+    if self.options.cluster == "local" and hasattr(job, "_results_timeout_s"):
+      job._results_timeout_s = 2  # pylint: disable=protected-access  # no NFS lag to wait out
+    with self._lock:
+      self._jobs[member.name] = job
+    self.log(f"{member.name}: submitted as job {job.job_id}"
+             + (f" (attempt {attempt + 1})" if attempt else ""))
+    return job
+
+  def _wait(self, job) -> int | None:
+    """The job's exit code; None if the job died without one."""
+    while not job.done():
+      time.sleep(POLL_S)
+    try:
+      return int(job.result())
+    except Exception:  # pylint: disable=broad-except  # submitit's job-failure errors
+      return None
+
+  def execute(self, member, cmd, member_dir) -> int:
+    for attempt in range(self.options.max_requeues + 1):
+      if self.stopping.is_set():
+        return EXIT_PREEMPTED
+      code = self._wait(self._submit(member, cmd, member_dir, attempt))
+      if code == EXIT_BUSY:
+        return busy(member, self.log)
+      if code not in (None, EXIT_PREEMPTED) or self.stopping.is_set():
+        return EXIT_PREEMPTED if code is None else code
+      self.log(f"{member.name}: job " + ("died" if code is None else "was preempted")
+               + "; resubmitting to resume from its checkpoint")
+    return EXIT_PREEMPTED
+
+  def stop(self, *_):
+    """Cancels the submitted jobs; their trainers save and exit."""
+    self.stopping.set()
+    with self._lock:
+      jobs = list(self._jobs.values())
+    for job in jobs:
+      try:
+        job.cancel(check=False)
+      except Exception:  # pylint: disable=broad-except  # a finished job, a gone scheduler
+        pass
+
+
+def busy(member, log) -> int:
+  """A trainer from elsewhere (say, a job of an earlier, killed sweep) still
+  holds the member's directory: not a failure; a later rerun resumes it."""
+  log(f"{member.name}: another trainer still holds its directory (a job of an earlier "
+      "sweep?); leaving it, rerun the sweep once that job ends")
+  return EXIT_PREEMPTED
+
