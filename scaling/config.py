@@ -156,6 +156,10 @@ def base_config() -> ml_collections.ConfigDict:
   g.enabled = False
   g.microbatches = 1  # k: must divide the per-device batch
   g.ema = 0.95        # decay of the moving averages of |G|² and tr(Σ)
+
+  # Where metrics go besides metrics.jsonl, eval.jsonl and TensorBoard (scaling.tracking).
+  c.log = ml_collections.ConfigDict()
+  c.log.wandb = ""    # a Weights & Biases project ("": none); pip install 'scaling[cluster]'
   return c
 
 
@@ -215,7 +219,7 @@ def resolve(c: ml_collections.ConfigDict, *, vocab_size: int,
   return r
 
 
-SECTIONS = ("model", "data", "train", "checkpoint", "eval", "mesh", "gns")
+SECTIONS = ("model", "data", "train", "checkpoint", "eval", "mesh", "gns", "log")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +236,7 @@ class RunConfig:
   eval: Any
   mesh: Any
   gns: Any
+  log: Any
   family: Any       # scaling.models.family: build, N, FLOPs per token
   batch_tokens: int     # train.batch_size x data.seq_len
   padded_vocab: int     # the embedding rows: vocab_size rounded up to 128

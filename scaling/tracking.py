@@ -24,7 +24,7 @@ import math
 import os
 import uuid
 
-from scaling.results.io import JsonlWriter
+from scaling.results import RunDir
 
 KINDS = ("metrics", "eval")
 GROUP_ENV = "SCALING_SWEEP_NAME"
@@ -78,7 +78,8 @@ class JsonlMetrics(MetricWriter):
   """WORKDIR/metrics.jsonl and WORKDIR/eval.jsonl, one line per row."""
 
   def __init__(self, workdir: str):
-    self.files = {k: JsonlWriter(os.path.join(workdir, f"{k}.jsonl")) for k in KINDS}
+    run = RunDir(workdir)  # the run directory's files are scaling.results'
+    self.files = {"metrics": run.metrics_writer(), "eval": run.evals_writer()}
 
   def write(self, kind, rows):
     _check(kind)

@@ -99,3 +99,23 @@ def test_missing_wandb_is_one_line(tmp_path, monkeypatch):
   monkeypatch.setattr(builtins, "__import__", no_wandb)
   with pytest.raises(tracking.TrackingError, match=r"pip install 'scaling\[cluster\]'"):
     tracking.make_writer(str(tmp_path), tensorboard=False, wandb_project="p")
+
+
+def test_a_training_run_logs_through_the_writer_to_wandb_offline(tmp_path, monkeypatch):
+  """log.wandb: the real loop's metrics and evaluations reach W&B (offline) and
+  TensorBoard as well as the JSONL files."""
+  pytest.importorskip("wandb")
+  from conftest import small_config  # pylint: disable=g-import-not-at-top
+  from scaling.train.loop import train  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv("WANDB_MODE", "offline")
+  monkeypatch.setenv("WANDB_SILENT", "true")
+  monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+  c = small_config("nano", **{"train.steps": 10, "train.log_every": 5, "log.wandb": "scaling-test"})
+  workdir = str(tmp_path / "run")
+  train(c, workdir, progress=False)
+  assert [r["step"] for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))] == \
+      list(range(1, 11))
+  assert [r["step"] for r in records.read_jsonl(os.path.join(workdir, "eval.jsonl"))] == [0, 10]
+  assert glob.glob(os.path.join(workdir, "wandb", "offline-run-*", "run-*.wandb"))
+  assert os.path.isfile(os.path.join(workdir, tracking.WANDB_ID_FILE))
+  assert glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*"))

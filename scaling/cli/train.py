@@ -55,6 +55,7 @@ def main(argv):
   from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.train.runlock import EXIT_BUSY, WorkdirBusy  # pylint: disable=g-import-not-at-top
+  from scaling.tracking import TrackingError  # pylint: disable=g-import-not-at-top
   from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
   try:
@@ -77,7 +78,7 @@ def main(argv):
   except CheckpointError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  except (ConfigError, ResumeError, DataError, MeshError) as e:
+  except (ConfigError, ResumeError, DataError, MeshError, TrackingError) as e:
     fail(str(e))
   print(f"done: {summary['steps']} steps, val_loss {summary['val_loss']:.4f} nats/token, "
         f"{summary['val_bpb']:.4f} bits/byte, {summary['tokens_per_sec']:,.0f} tokens/s; "

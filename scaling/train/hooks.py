@@ -90,9 +90,8 @@ class MetricsHook:
   screened before any evaluation or save). Tokens per second are timed from
   the end of the first step, which compiles."""
 
-  def __init__(self, cfg, run, health: Health, tb, bar, start: int):
-    self.cfg, self.health, self.tb, self.bar = cfg, health, tb, bar
-    self.writer = run.metrics_writer() if tb else None
+  def __init__(self, cfg, health: Health, writer, bar, start: int):
+    self.cfg, self.health, self.writer, self.bar = cfg, health, writer, bar
     self.pending, self.recent_losses = [], []
     self.steady_from, self.t_steady = None, time.time()
     self.t_log, self.timed_from = self.t_steady, start
@@ -117,9 +116,8 @@ class MetricsHook:
             for (s, _), m in zip(self.pending, fetched)]
     rows, diverged_at = self.health.screen(rows)
     self.recent_losses = [r["loss"] for r in rows][-self.cfg.train.log_every:]
-    if self.writer:
-      self.writer.write(rows)
-      self.tb.scalars(rows[-1]["step"], rows[-1])
+    if self.writer:  # the main process's scaling.tracking writer
+      self.writer.write("metrics", rows)
     self.bar.update(rows[-1]["step"], f"loss {rows[-1]['loss']:.4f}"
                     + (f" {tps / 1e3:.1f}K tok/s" if tps else ""))
     self.pending, self.t_log, self.timed_from = [], now, step
@@ -136,9 +134,8 @@ class MetricsHook:
 class EvalHook:
   """Evaluations every eval.every_steps and at the last step (see Evaluator)."""
 
-  def __init__(self, cfg, run, evaluator, tb, bar):
-    self.cfg, self.evaluator, self.tb, self.bar = cfg, evaluator, tb, bar
-    self.writer = run.evals_writer() if tb else None
+  def __init__(self, cfg, run, evaluator, writer, bar):
+    self.cfg, self.evaluator, self.writer, self.bar = cfg, evaluator, writer, bar
     rows = run.evals()
     self.best = min((r["val_loss"] for r in rows), default=float("inf"))
     self.last = rows[-1] if rows else {}
@@ -150,8 +147,7 @@ class EvalHook:
     row, self.last = self.evaluator(params, step, final=final)
     self.best = min(self.best, row["val_loss"])
     if self.writer:
-      self.writer.write([row])
-      self.tb.scalars(step, {k: v for k, v in row.items() if k.startswith("val_")}, "eval/")
+      self.writer.write("eval", [row])
     self.bar.message(f"eval step {step}: val_loss {row['val_loss']:.4f} nats/token, "
                      f"{row['val_bpb']:.4f} bits/byte")
 

@@ -18,7 +18,7 @@ import numpy as np
 from scaling import accounting
 from scaling.data import datasets as datalib
 from scaling.results import RunDir, Summary
-from scaling.tracking import TensorBoard
+from scaling import tracking
 from scaling.train import engine
 from scaling.train import hooks as hooklib
 from scaling.train.checkpoint import Checkpointer
@@ -70,12 +70,12 @@ def _train(cfg, run: RunDir, progress: bool, t_start: float) -> dict:
   start, state = (0, eng.init_state()) if resume_step is None else \
       ckpt.restore(resume_step, eng.setup.abstract_state)
   counts = _counts(cfg, state)
-  tb = _open_records(cfg, run, start) if is_main else None
+  writer = _open_records(cfg, run, start) if is_main else None
   bar = Progress(cfg.train.steps, start, enabled=show)
   bar.message(_start_line(cfg, counts, start))
-  metrics = hooklib.MetricsHook(cfg, run, hooklib.Health(cfg.train, run.metrics()), tb, bar,
+  metrics = hooklib.MetricsHook(cfg, hooklib.Health(cfg.train, run.metrics()), writer, bar,
                                 start)
-  evals = hooklib.EvalHook(cfg, run, evaluator, tb, bar)
+  evals = hooklib.EvalHook(cfg, run, evaluator, writer, bar)
   saves = hooklib.CheckpointHook(cfg, ckpt)
   if start == 0:
     evals(0, state["params"])
@@ -86,7 +86,7 @@ def _train(cfg, run: RunDir, progress: bool, t_start: float) -> dict:
                      time.time() - t_start)
   if is_main:
     run.write_summary(summary)
-    tb.close()
+    writer.close()
   ckpt.close()
   if status == "preempted":
     raise Preempted(step)
@@ -135,13 +135,14 @@ def _open_data(cfg, run: RunDir, eng, show: bool):
   return vocab, store, batches, evaluator
 
 
-def _open_records(cfg, run: RunDir, start: int) -> TensorBoard:
-  """Writes config.json, drops metrics and evaluations past `start` (a resume
-  replays them), opens TensorBoard."""
+def _open_records(cfg, run: RunDir, start: int) -> tracking.MultiWriter:
+  """Writes config.json, opens the metrics writer (JSONL, TensorBoard and W&B
+  with log.wandb) and drops metrics and evaluations past `start` (a resume
+  replays them)."""
   run.write_config(cfg.to_dict())
-  run.metrics_writer().truncate_after(start)
-  run.evals_writer().truncate_after(start)
-  return TensorBoard(run.file("tb"))
+  writer = tracking.make_writer(run.path, wandb_project=cfg.log.wandb, config=cfg.to_dict())
+  writer.truncate_after(start)
+  return writer
 
 
 def _counts(cfg, state) -> dict:
