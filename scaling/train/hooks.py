@@ -19,7 +19,6 @@ import jax
 import numpy as np
 
 
-
 def every(n: int, step: int) -> bool:
   return step % n == 0
 
