@@ -238,4 +238,7 @@ class Checkpointer:
                             "rerun to resume from the last complete one") from e
 
   def close(self) -> None:
-    self.manager.close()
+    """Closes the manager (waiting for saves); a second call does nothing."""
+    if not getattr(self, "_closed", False):
+      self._closed = True
+      self.manager.close()

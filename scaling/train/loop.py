@@ -9,6 +9,7 @@ hooks.py, and every file it writes goes through scaling.results.RunDir.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -59,6 +60,15 @@ def train(config, workdir: str, *, progress: bool = True, lock_wait: float = 0.0
 
 def _train(cfg, run: RunDir, progress: bool, t_start: float) -> dict:
   ckpt = Checkpointer(run.path, keep=cfg.checkpoint.keep)
+  try:
+    return _run(cfg, run, ckpt, progress, t_start)
+  except BaseException:  # a failed start (e.g. no intact checkpoint) stops orbax's threads too
+    with contextlib.suppress(Exception):
+      ckpt.close()
+    raise
+
+
+def _run(cfg, run: RunDir, ckpt: Checkpointer, progress: bool, t_start: float) -> dict:
   resume_step = ckpt.check_compatible(cfg)
   done = _finished_summary(run, resume_step, cfg.train.steps)
   if done is not None:  # nothing to do: keep the summary the run wrote when it finished
