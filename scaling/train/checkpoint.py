@@ -12,6 +12,7 @@ before the digest existed restore unchecked.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 
@@ -59,8 +60,9 @@ def _root_cause(error: BaseException, limit: int = 300) -> str:
 def _silence_failed_read_leftovers() -> None:
   """After a failed restore, orbax's abandoned read coroutines and TensorStore's
   callbacks into the closed event loop print a traceback each when they are
-  collected; the one line that says what happened is enough. Only those are
-  dropped, everything else still reaches the previous hooks."""
+  collected (through the unraisable and except hooks, or asyncio's "exception
+  was never retrieved" log record); the one line that says what happened is
+  enough. Only those are dropped, everything else still gets through."""
   if getattr(sys.unraisablehook, "_scaling_quiet", False):
     return
   old_unraisable, old_except = sys.unraisablehook, sys.excepthook
@@ -77,8 +79,14 @@ def _silence_failed_read_leftovers() -> None:
     if not leftover(value):
       old_except(kind, value, tb)
 
+  def never_retrieved(record) -> bool:  # a logging filter: False drops the record
+    exc = record.exc_info[1] if record.exc_info else None
+    return not ((exc is not None and leftover(exc))
+                or "Encountered error while reading array index" in record.getMessage())
+
   unraisable._scaling_quiet = True  # pylint: disable=protected-access
   sys.unraisablehook, sys.excepthook = unraisable, excepthook
+  logging.getLogger("asyncio").addFilter(never_retrieved)
 
 
 def identity(config) -> dict:
@@ -149,6 +157,7 @@ class Checkpointer:
   def _checked(self, step: int, abstract_state):
     """(state, None) if checkpoint `step` reads and matches its digest, else
     (None, why it is damaged)."""
+    _silence_failed_read_leftovers()  # before the read: its leftovers can come at once
     try:
       meta = self._meta(step)
       state = self.manager.restore(step, args=ocp.args.Composite(
