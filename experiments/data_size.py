@@ -6,15 +6,19 @@ the best validation loss of each run (early stopping) is fitted with
 L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D.
 
   scaling-sweep --config experiments/data_size.py:tiny --workdir runs/data_size
+  scaling-sweep --config experiments/data_size.py:cpu --workdir runs/data_size_cpu
 
 Variants: `tiny` (3 models × 4 dataset sizes on the embedded corpus, a few
-minutes on a CPU) and the default full variant (sizes mini..base, D from 2e7
-to 2e9 tokens, for an accelerator with a large TFDS source).
+minutes on a CPU), `cpu` (the finding: 3 models × 5 dataset sizes, the largest
+the whole split, 500 steps each, about 15 minutes on 2 cores), `gpu`
+(docs/gpu.md) and the default full variant (sizes mini..base, D from 2e7 to
+2e9 tokens, for an accelerator with a large TFDS source).
 """
 
 import os
 
 from scaling import config as configlib
+from scaling.findings import Finding
 from scaling.sweep import analysis
 
 LAW = "ND"
@@ -23,27 +27,64 @@ FIGURE = "Figs. 4 and 9: early-stopped loss against D for each N, and the fit of
 TINY_D = (25_000, 60_000, 150_000, 400_000)
 TINY_SHAPES = [(1, 32, 2), (2, 64, 4), (3, 96, 4)]
 FULL_D = (2e7, 6e7, 2e8, 6e8, 2e9)
+# 0: the whole training split (1.79M bytes), more than the 500 x 2048 = 1.02M
+# bytes a run reads, so nothing repeats: the no-overfitting reference.
+CPU_D = (20_000, 50_000, 125_000, 300_000, 0)
+CPU_SHAPES = TINY_SHAPES
+VARIANTS = ("tiny", "cpu", "full")
+
+FINDINGS = (
+    Finding(
+        key="L_N_D", title="L(N, D): the overfitting penalty depends on N^0.74/D",
+        paper="Eq. 4.1, Figs. 4, 9",
+        claim="The early-stopped loss penalty for finite data, L(N, D)/L(N, ∞) − 1, "
+              "is one function of N^(alpha_N/alpha_D)/D (ratio 0.74): 8x the model "
+              "needs ~5x the data.",
+        variant="cpu", check="overfitting_collapse",
+        criteria={"max_rms": 0.01, "max_abs_residual": 0.02, "ratio_ci_low": 0.0,
+                  "bootstrap": 200},
+        registered="2026-11-29",
+        rationale="Three models (N 13K, 100K, 336K, dropout 0.1 as in the paper's "
+                  "data-limited runs) each train 500 steps of 16x128 bytes on the "
+                  "first D bytes (20K to 300K, repeated in epochs) and on the whole "
+                  "split (D = ∞: nothing repeats). Penalty δ = best(N, D)/best(N, ∞) "
+                  "− 1, fitted as δ = (1 + k·N^r/D)^alpha_D − 1 (Eq. 4.3's form, "
+                  "r = alpha_N/alpha_D). Collapse: the fit's residuals in log(1 + δ) "
+                  "have RMS ≤ 0.01 and none above 0.02, and the penalty grows with N "
+                  "(r's 95% bootstrap interval above 0). The fitted r is reported "
+                  "beside the paper's 0.74, not judged: at 1e4-1e5 parameters on bytes "
+                  "there is no reason for the same exponents.",
+        if_not="Data sizes spanning more than 15x per model, or models over 1e6."),
+)
 
 
 def get_config(arg=None):
-  c, _ = analysis.variant_config(arg, "data_size", steps=300, eval_every=25,
-                                 full_eval_every=1000)
+  variant = configlib.experiment_variant(arg, names=VARIANTS)
+  if variant == "cpu":
+    c, _ = analysis.variant_config("tiny", "data_size", steps=500, eval_every=25)
+    c.eval.batches = 8
+  else:
+    c, _ = analysis.variant_config(arg, "data_size", steps=300, eval_every=25,
+                                   full_eval_every=1000)
   c.model.dropout = 0.1  # as in the paper's data-limited runs (Section 4)
   return c
 
 
 def sweep(arg=None):
   members = []
-  if configlib.experiment_variant(arg) == "tiny":
+  variant = configlib.experiment_variant(arg, names=VARIANTS)
+  if variant == "tiny":
     shapes, sizes = TINY_SHAPES, TINY_D
+  elif variant == "cpu":
+    shapes, sizes = CPU_SHAPES, CPU_D
   else:
     shapes = [configlib.SIZES[s][:3] for s in ("mini", "small", "medium", "base")]
     sizes = FULL_D
   for l, d, h in shapes:
     for tokens in sizes:
-      members.append({"name": f"L{l}_d{d}_D{int(tokens):d}", "overrides": {
-          "model.n_layer": l, "model.d_model": d, "model.n_heads": h,
-          "data.max_train_tokens": int(tokens)}})
+      members.append({"name": f"L{l}_d{d}_D{int(tokens):d}" if tokens else f"L{l}_d{d}_Dall",
+                      "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h,
+                                    "data.max_train_tokens": int(tokens)}})
   return members
 
 

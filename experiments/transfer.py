@@ -15,7 +15,6 @@ default full variant (a TFDS source; set eval.datasets to others, e.g.
 """
 
 import os
-import sysconfig
 
 import numpy as np
 
@@ -24,17 +23,11 @@ from scaling.sweep import analysis
 FIGURE = "Fig. 8: loss on other distributions against the training-distribution loss"
 
 
-def _licence_texts() -> str:
-  """Legal prose that every install has: the licences of the installed packages."""
-  purelib = sysconfig.get_paths()["purelib"]
-  return f"licences=text:{os.path.join(purelib, '*.dist-info', '**', 'LICENSE*')}"
-
-
 def get_config(arg=None):
   c, tiny = analysis.variant_config(arg, "transfer", steps=300, eval_every=50,
                                     full_eval_every=1000)
   if tiny:
-    c.eval.datasets = _licence_texts()
+    c.eval.datasets = analysis.licence_texts()
   else:
     c.data.source = "tfds:c4/en"
     c.eval.datasets = "tfds:wiki40b/en;tfds:pg19"

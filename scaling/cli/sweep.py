@@ -14,6 +14,7 @@ is recorded (DIR/<member>/failed.json) and the others go on; the exit code is
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -97,6 +98,9 @@ def main(argv=None) -> int:
   except backends.BackendError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+  from scaling.results import SweepDir  # pylint: disable=g-import-not-at-top
+  os.makedirs(run.sweep_dir, exist_ok=True)
+  SweepDir(run.sweep_dir).write_experiment(experiment.path, experiment.arg)
   signal.signal(signal.SIGTERM, run.stop)
   signal.signal(signal.SIGINT, run.stop)
   print(f"{experiment.spec}: running {len(mine)} of {len(members)} members in "

@@ -4,6 +4,9 @@ DIR/<member>/      a member's run directory (scaling.results.run)
 DIR/results.jsonl  one row per finished member: its summary, `name` and
                    `overrides`; rewritten whole and atomically, so a kill
                    never leaves a half line and each member appears once.
+DIR/experiment.json  which experiment file and variant made the sweep
+                   ({"path": "experiments/model_size.py", "arg": "cpu"}):
+                   what `scaling-report` reads to find its findings.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from scaling.results import io
 from scaling.results.run import RunDir, completed, run_dirs
 
 RESULTS = "results.jsonl"
+EXPERIMENT = "experiment.json"
 
 
 class SweepDir:
@@ -33,6 +37,15 @@ class SweepDir:
     if not self.has_results():
       raise io.ResultsError(f"{self.path} has no {RESULTS}; run scaling-sweep there first")
     return io.read_jsonl(self.results_path, strict=strict)
+
+  def write_experiment(self, path: str, arg: str | None) -> None:
+    """Records the experiment file and variant that run this sweep."""
+    io.write_json(os.path.join(self.path, EXPERIMENT), {"path": path, "arg": arg})
+
+  def experiment(self) -> dict | None:
+    """{"path", "arg"} of the experiment that made the sweep, None if unrecorded."""
+    path = os.path.join(self.path, EXPERIMENT)
+    return io.read_json(path) if os.path.isfile(path) else None
 
   def member(self, name: str) -> RunDir:
     return RunDir(os.path.join(self.path, name))

@@ -15,6 +15,14 @@ from scaling.sweep.report import finished_runs, print_runs
 TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
 
 
+def licence_texts() -> str:
+  """An eval.datasets entry: the licence files of the installed packages, legal
+  prose every install has and none of the embedded corpus's docstrings."""
+  import sysconfig  # pylint: disable=g-import-not-at-top
+  purelib = sysconfig.get_paths()["purelib"]
+  return f"licences=text:{os.path.join(purelib, '*.dist-info', '**', 'LICENSE*')}"
+
+
 def tiny_schedule(c, steps: int, eval_every: int) -> None:
   """The CPU variants' training: n_ctx 128, batch 16, warmup 10% of `steps`."""
   c.model.n_ctx, c.train.batch_size = 128, 16
@@ -107,6 +115,6 @@ def figure(ncols: int = 1):
   return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
 
 
-__all__ = ["TINY_LADDER", "finished_runs", "print_runs", "tiny_schedule", "variant_config",
+__all__ = ["TINY_LADDER", "licence_texts", "finished_runs", "print_runs", "tiny_schedule", "variant_config",
            "ladder_members", "ladder_or_sizes", "size_members",
            "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
