@@ -25,6 +25,7 @@ import os
 import uuid
 
 from scaling.results import RunDir
+from scaling.results import io as results_io
 
 KINDS = ("metrics", "eval")
 GROUP_ENV = "SCALING_SWEEP_NAME"
@@ -142,10 +143,7 @@ def _run_id(workdir: str) -> str:
     pass
   run_id = uuid.uuid4().hex[:16]
   os.makedirs(workdir, exist_ok=True)
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(run_id + "\n")
-  os.replace(tmp, path)
+  results_io.write_text(path, run_id + "\n")
   return run_id
 
 
