@@ -39,6 +39,7 @@ setup(
             "scaling-plan=scaling.cli.plan:main",
             "scaling-sweep=scaling.cli.sweep:main",
             "scaling-bench=scaling.cli.bench:run",
+            "scaling-report=scaling.cli.report:main",
         ],
     },
 )

@@ -115,6 +115,27 @@ def _offset_power_init(col: str, offset: str, coef_names, exponent: str):
   return init
 
 
+def _ns_e_init(cols, y):
+  """Init for L = E + (N_c/N)^alpha_N + (S_c/S)^alpha_S: E below the lowest loss,
+  the N term from each model's last point, the S term from what is left."""
+  n, s = np.asarray(cols["N"], float), np.asarray(cols["S"], float)
+  e0 = 0.8 * float(np.min(y))
+  last = np.array([s_i == s[n == n_i].max() for n_i, s_i in zip(n, s)])
+  n_fit = _loglinear(n[last], 0.5 * (y[last] - e0))
+  if n_fit is None or n_fit[1] >= 0:
+    return None
+  alpha_n = -n_fit[1]
+  n_c = float(np.exp(n_fit[0] / alpha_n))
+  rest = y - e0 - (n_c / n) ** alpha_n
+  ok = rest > 0
+  s_fit = _loglinear(s[ok], rest[ok]) if ok.sum() >= 2 else None
+  if s_fit is None or s_fit[1] >= 0:
+    return None
+  alpha_s = -s_fit[1]
+  return {"alpha_N": alpha_n, "alpha_S": alpha_s, "N_c": n_c,
+          "S_c": float(np.exp(s_fit[0] / alpha_s)), "E": e0}
+
+
 def _bcrit_init(cols, y):
   fit = _loglinear(np.asarray(cols["loss"]), y)
   if fit is None or fit[1] >= 0:
@@ -176,6 +197,15 @@ def _log_chinchilla(p, c):
 def _log_ns(p, c):
   return np.logaddexp(p["alpha_N"] * (_l(p["N_c"]) - _l(c["N"])),
                       p["alpha_S"] * (_l(p["S_c"]) - _l(c["S_min"])))
+
+
+def _log_ns_e(p, c):
+  terms = np.stack(np.broadcast_arrays(
+      _l(p["E"]) + 0.0 * _l(c["N"]),
+      p["alpha_N"] * (_l(p["N_c"]) - _l(c["N"])),
+      p["alpha_S"] * (_l(p["S_c"]) - _l(c["S"]))))
+  m = terms.max(axis=0)
+  return m + np.log(np.exp(terms - m).sum(axis=0))
 
 
 def _log_bcrit(p, c):
@@ -253,6 +283,15 @@ def _law_list() -> list[Law]:
            Param("S_c", (1e1, 1e3, 1e5), 2.1e3, doc="steps")),
           ("N", "S_min"), _log_ns,
           description="loss vs model size and minimum steps (Table 3)"),
+      Law("NS+E", "L = E + (N_c/N)^alpha_N + (S_c/S)^alpha_S",
+          (Param("alpha_N", (0.04, 0.1, 0.3)),
+           Param("alpha_S", (0.2, 0.5, 1.0)),
+           Param("N_c", (1e2, 1e5, 1e9, 1e13)),
+           Param("S_c", (1e0, 1e2, 1e4), doc="steps"),
+           Param("E", (0.5, 1.0, 2.0), doc="irreducible loss, nats")),
+          ("N", "S"), _log_ns_e, init=_ns_e_init,
+          description="learning curves at a fixed batch: model size and steps, "
+                      "with an irreducible loss E"),
       Law("bcrit", "B_crit = B_star / L^(1/alpha_B)   (eq. 5.3)",
           (Param("B_star", (1e6, 1e8, 1e10), BCRIT_B_STAR, doc="tokens"),
            Param("alpha_B", (0.1, 0.2, 0.5, 1.0), BCRIT_ALPHA_B)),
@@ -277,6 +316,7 @@ def _law_list() -> list[Law]:
 LAWS: dict[str, Law] = {law.name: law for law in _law_list()}
 _ALIASES = {"n": "N", "ne": "N+E", "n+e": "N+E", "d": "D", "c": "C",
             "cmin": "Cmin", "c_min": "Cmin", "nd": "ND", "ns": "NS",
+            "ns+e": "NS+E", "nse": "NS+E",
             "b_crit": "bcrit", "bcrit": "bcrit", "pos": "position"}
 
 

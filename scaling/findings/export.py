@@ -1,0 +1,57 @@
+"""A sweep trimmed to what its findings read, small enough to commit beside
+the report: experiment.json, results.jsonl, and for each member summary.json,
+config.json, eval.jsonl, per_position_loss.json (if any) and metrics.jsonl
+with every row but only the columns the checks read (step, tokens, loss and
+the gradient-noise estimates gns_*). scaling-report reads it as it reads the
+sweep itself, and gives the same verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from scaling.results import ResultsError, SweepDir
+from scaling.results import io
+from scaling.results.run import CONFIG, EVALS, METRICS, PER_POSITION, SUMMARY
+from scaling.results.sweep import EXPERIMENT, RESULTS
+
+METRIC_COLUMNS = ("step", "tokens", "loss")
+METRIC_PREFIXES = ("gns_",)
+_COPIED = (SUMMARY, CONFIG, EVALS, PER_POSITION)
+
+
+def thin_metrics(rows: list[dict]) -> list[dict]:
+  """Every row, with only the columns a check reads."""
+  return [{k: v for k, v in r.items()
+           if k in METRIC_COLUMNS or k.startswith(METRIC_PREFIXES)} for r in rows]
+
+
+def _read(path: str) -> bytes:
+  with open(path, "rb") as f:
+    return f.read()
+
+
+def export_sweep(src: str, dest: str) -> list[str]:
+  """Writes the trimmed copy of sweep `src` into `dest` (replacing an earlier
+  export there); returns the files written."""
+  if os.path.realpath(src) == os.path.realpath(dest):
+    raise ResultsError(f"--export would overwrite the sweep {src} itself; give another directory")
+  sweep = SweepDir(src)
+  rows = sweep.results()
+  if os.path.isdir(dest):
+    if not os.path.isfile(os.path.join(dest, EXPERIMENT)):
+      raise ResultsError(f"{dest} exists and is not an exported sweep; remove it or "
+                         "give another --export directory")
+    shutil.rmtree(dest)
+  written = io.write_files(dest, {EXPERIMENT: _read(os.path.join(src, EXPERIMENT)),
+                                  RESULTS: _read(sweep.results_path)})
+  for row in rows:
+    run = sweep.member(row["name"])
+    files = {name: _read(run.file(name)) for name in _COPIED if run.exists(name)}
+    metrics = thin_metrics(run.metrics())
+    if metrics:
+      files[METRICS] = "".join(json.dumps(r) + "\n" for r in metrics).encode()
+    written += io.write_files(os.path.join(dest, row["name"]), files)
+  return written

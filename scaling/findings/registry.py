@@ -1,0 +1,148 @@
+"""Which findings exist, and which sweep shows each: the findings declared in
+the experiment files (their `FINDINGS`), matched with the sweep directories
+scaling-sweep made (DIR/experiment.json), and checked into Verdicts.
+
+  declared = collect("experiments")
+  sweeps = [read_sweep("runs/findings/model_size")]
+  for d, verdict, sweep_path in evaluate(declared, sweeps, "docs/findings/img"): ...
+
+A finding whose experiment and variant no given sweep ran is "not run", with
+the scaling-sweep command that would run it; a sweep that cannot show it is
+"not run" with the check's one-line reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+
+from scaling import pyfile
+from scaling.findings import checks
+from scaling.findings.spec import NOT_RUN, Finding, Verdict
+from scaling.laws.errors import LawInputError
+from scaling.results import ResultsError, SweepDir
+from scaling.results.sweep import EXPERIMENT, RESULTS
+
+
+class ReportInputError(ValueError):
+  """Input the findings report cannot use; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+  """A finding and the experiment file that declares it."""
+  finding: Finding
+  experiment: str  # path of the experiment file: experiments/model_size.py
+
+  @property
+  def stem(self) -> str:
+    return os.path.splitext(os.path.basename(self.experiment))[0]
+
+  @property
+  def spec(self) -> str:
+    return f"{self.experiment}:{self.finding.variant}"
+
+  def sweep_command(self) -> str:
+    return (f"scaling-sweep --config experiments/{self.stem}.py:{self.finding.variant} "
+            f"--workdir runs/findings/{self.stem}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  """A sweep directory and the experiment (file stem, variant) that made it."""
+  path: str
+  experiment: str  # as recorded: experiments/model_size.py
+  arg: str | None
+
+  @property
+  def stem(self) -> str:
+    return os.path.splitext(os.path.basename(self.experiment))[0]
+
+
+def collect(experiments_dir: str = "experiments") -> list[Declared]:
+  """Every finding declared in experiments_dir/*.py, in file order."""
+  paths = sorted(glob.glob(os.path.join(experiments_dir, "*.py")))
+  if not paths:
+    raise ReportInputError(f"{experiments_dir} has no experiment files (*.py); "
+                           "give --experiments the experiments directory")
+  declared, seen = [], {}
+  for path in paths:
+    try:
+      module = pyfile.load(path, "experiment")
+    except Exception as e:  # pylint: disable=broad-except
+      raise ReportInputError(f"cannot load {path}: {type(e).__name__}: {e}") from None
+    for finding in getattr(module, "FINDINGS", ()):
+      if finding.key in seen:
+        raise ReportInputError(f"finding {finding.key!r} is declared in both "
+                               f"{seen[finding.key]} and {path}")
+      seen[finding.key] = path
+      declared.append(Declared(finding, path))
+  return declared
+
+
+def read_sweep(path: str) -> Sweep:
+  """The sweep at `path`; ReportInputError unless scaling-sweep made it."""
+  sweep = SweepDir(path)
+  if not os.path.isdir(path):
+    raise ReportInputError(f"{path} is not a directory; give a scaling-sweep --workdir")
+  try:
+    record = sweep.experiment()
+  except ResultsError as e:
+    raise ReportInputError(str(e)) from None
+  for name, present in ((EXPERIMENT, record is not None), (RESULTS, sweep.has_results())):
+    if not present:
+      raise ReportInputError(f"{path} has no {name}; it was not made by scaling-sweep "
+                             "(or rerun scaling-sweep there)")
+  if not isinstance(record, dict) or not record.get("path"):
+    raise ReportInputError(f"{path}/{EXPERIMENT} names no experiment file (\"path\")")
+  return Sweep(path, str(record["path"]), record.get("arg"))
+
+
+def match(declared: list[Declared], sweeps: list[Sweep]) -> dict[str, Sweep]:
+  """finding key -> the sweep that shows it (its experiment at its variant)."""
+  stems = {d.stem for d in declared}
+  found: dict[str, Sweep] = {}
+  for sweep in sweeps:
+    if sweep.stem not in stems and not os.path.isfile(sweep.experiment):
+      raise ReportInputError(f"{sweep.path} was made by {sweep.experiment}, which is not "
+                             "among the experiment files (--experiments)")
+    for d in declared:
+      if d.stem == sweep.stem and d.finding.variant == sweep.arg:
+        if d.finding.key in found:
+          raise ReportInputError(f"finding {d.finding.key} is shown by two sweeps, "
+                                 f"{found[d.finding.key].path} and {sweep.path}; give one")
+        found[d.finding.key] = sweep
+  return found
+
+
+def not_run(reason: str) -> Verdict:
+  return Verdict(NOT_RUN, {}, reason)
+
+
+def check(finding: Finding, sweep_path: str, out_dir: str) -> Verdict:
+  """The finding's verdict from one sweep; "not run" when the sweep cannot show it."""
+  try:
+    fn = checks.get(finding.check)
+  except (KeyError, ImportError, AttributeError) as e:
+    return not_run(f"check {finding.check!r} is not available ({e})")
+  try:
+    return fn(finding, SweepDir(sweep_path), out_dir)
+  except (checks.FindingInputError, LawInputError, ResultsError) as e:
+    return not_run(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+
+def evaluate(declared: list[Declared], sweeps: list[Sweep], out_dir: str):
+  """[(declared, verdict, sweep or None)] for every declared finding."""
+  shown = match(declared, sweeps)
+  out = []
+  for d in declared:
+    sweep = shown.get(d.finding.key)
+    if sweep is None:
+      others = [s.path for s in sweeps if s.stem == d.stem]
+      reason = (f"the sweep given ({', '.join(others)}) ran another variant; "
+                if others else "no sweep given; ")
+      out.append((d, not_run(reason + f"run: {d.sweep_command()}"), None))
+    else:
+      out.append((d, check(d.finding, sweep.path, out_dir), sweep))
+  return out
