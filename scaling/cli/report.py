@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
              epilog=examples.epilog(
                  "scaling-sweep --config experiments/model_size.py:cpu "
                  "--workdir runs/findings/model_size",
-                 "scaling-report runs/findings/* --out docs/findings.md "
+                 "scaling-report runs/findings/*/ --out docs/findings.md "
                  "--export docs/findings"))
   p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories (scaling-sweep "
                  "--workdir, or an --export copy)")
