@@ -10,13 +10,18 @@ Variants:
   tiny   a micro model (2×64), batch 4 … 64 sequences of 64 tokens: minutes on a 2-core CPU
   cpu    the finding: the same scan run 4x longer, so that the losses it compares lie
          well after the first transient (about 12 minutes on 2 cores)
+  gpu    the small model (6×384, N 1.1e7, n_ctx 1024) on PG-19 in SentencePiece tokens,
+         batch 16 … 512 sequences (16K … 524K tokens), 4500 … 20000 steps: losses
+         nearer convergence, on one H100-class GPU (docs/gpu.md)
   full   the mini model (4×256, n_ctx 256), batch 8 … 512 sequences: for an accelerator
 
   scaling-sweep --config experiments/batch_size_scan.py:tiny --workdir runs/bscan
+  scaling-sweep --config experiments/batch_size_scan.py:gpu --workdir runs/bscan_gpu
 """
 
 from scaling import config as configlib
 from scaling.findings import Finding
+from scaling.sweep import analysis
 
 LAW = "bcrit"
 FIGURE = "Figs. 10 and 18: the S-E frontier per loss, B_crit against loss beside B_noise"
@@ -27,6 +32,7 @@ FIGURE = "Figs. 10 and 18: the S-E frontier per loss, B_crit against loss beside
 VARIANTS = {
     "tiny": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 100, 16),
     "cpu": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 400, 16),
+    "gpu": ("small", 1024, 1e-3, (16, 32, 64, 128, 256, 512), 4000, 64),
     "full": ("mini", 256, 1e-3, (8, 16, 32, 64, 128, 256, 512), 1500, 64),
 }
 
@@ -75,6 +81,8 @@ def get_config(arg=None):
   c.train.log_every = 20 if variant == "tiny" else 100
   c.checkpoint.every_steps = 100_000  # the last step is always saved
   c.eval.every_steps, c.eval.batches = (100, 2) if variant == "tiny" else (500, 8)
+  if variant == "gpu":  # PG-19 in SentencePiece tokens (scaling.sweep.analysis.gpu_schedule)
+    c.data.source, c.data.vocab = analysis.BOOKS, analysis.GPU_VOCAB
   c.gns.enabled = True
   c.gns.microbatches = 4
   c.gns.ema = 0.95

@@ -7,11 +7,13 @@ L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D.
 
   scaling-sweep --config experiments/data_size.py:tiny --workdir runs/data_size
   scaling-sweep --config experiments/data_size.py:cpu --workdir runs/data_size_cpu
+  scaling-sweep --config experiments/data_size.py:gpu --workdir runs/data_size_gpu
 
 Variants: `tiny` (3 models × 4 dataset sizes on the embedded corpus, a few
 minutes on a CPU), `cpu` (the finding: 3 models × 5 dataset sizes, the largest
-the whole split, 500 steps each, about 15 minutes on 2 cores), `gpu`
-(docs/gpu.md) and the default full variant (sizes mini..base, D from 2e7 to
+the whole split, 500 steps each, about 15 minutes on 2 cores), `gpu` (3 models
+of 3e6-2e7 × D from 2e7 tokens to all of PG-19 in SentencePiece tokens, one
+H100-class GPU: docs/gpu.md) and the default full variant (sizes mini..base, D from 2e7 to
 2e9 tokens, for an accelerator with a large TFDS source).
 """
 
@@ -31,7 +33,12 @@ FULL_D = (2e7, 6e7, 2e8, 6e8, 2e9)
 # bytes a run reads, so nothing repeats: the no-overfitting reference.
 CPU_D = (20_000, 50_000, 125_000, 300_000, 0)
 CPU_SHAPES = TINY_SHAPES
-VARIANTS = ("tiny", "cpu", "full")
+# gpu: N 3.1e6, 7.1e6, 1.9e7 on the first 2e7 to 6e8 PG-19 tokens and on all of
+# them (0), 10,000 steps of 128x1024 tokens (1.3e9) each: up to 65 epochs of the
+# smallest D, under one of the whole split.
+GPU_D = (20_000_000, 60_000_000, 200_000_000, 600_000_000, 0)
+GPU_SHAPES = [(4, 256, 4), (4, 384, 6), (6, 512, 8)]
+VARIANTS = ("tiny", "cpu", "gpu", "full")
 
 FINDINGS = (
     Finding(
@@ -63,6 +70,10 @@ def get_config(arg=None):
   if variant == "cpu":
     c, _ = analysis.variant_config("tiny", "data_size", steps=500, eval_every=25)
     c.eval.batches = 8
+  elif variant == "gpu":
+    c = configlib.base_config()
+    analysis.gpu_schedule(c, steps=10_000, eval_every=250, eval_batches=8)
+    c.name = "data_size"
   else:
     c, _ = analysis.variant_config(arg, "data_size", steps=300, eval_every=25,
                                    full_eval_every=1000)
@@ -77,6 +88,8 @@ def sweep(arg=None):
     shapes, sizes = TINY_SHAPES, TINY_D
   elif variant == "cpu":
     shapes, sizes = CPU_SHAPES, CPU_D
+  elif variant == "gpu":
+    shapes, sizes = GPU_SHAPES, GPU_D
   else:
     shapes = [configlib.SIZES[s][:3] for s in ("mini", "small", "medium", "base")]
     sizes = FULL_D

@@ -7,19 +7,31 @@ is fitted to all of them.
 
   scaling-sweep --config experiments/learning_curves.py:tiny --workdir runs/learning_curves
 
-Variants: `tiny` (the CPU model ladder, 400 steps, an evaluation every 25) and
-the default full variant (sizes mini..large, paper schedule).
+Variants: `tiny` (the CPU model ladder, 400 steps, an evaluation every 25), `gpu`
+(the members and configs of model_size:gpu, whose ladder carries this finding
+on one GPU, as model_size:cpu's does on the CPU: run that sweep once and copy
+its member directories here, finished members are skipped; docs/gpu.md) and the
+default full variant (sizes mini..large, paper schedule).
 """
 
 import os
 
+from scaling import config as configlib
 from scaling.sweep import analysis
 
 LAW = "NS"
 FIGURE = "Figs. 4 and 11: learning curves against steps, and the fit of Eq. 5.6"
 
 
+VARIANTS = ("tiny", "gpu", "full")
+
+
 def get_config(arg=None):
+  if configlib.experiment_variant(arg, names=VARIANTS) == "gpu":
+    c = configlib.base_config()
+    analysis.gpu_ladder_config(c)
+    c.name = "learning_curves"
+    return c
   c, tiny = analysis.variant_config(arg, "learning_curves", steps=400, eval_every=25,
                                     full_eval_every=1000)
   if tiny:
@@ -28,6 +40,8 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
+  if configlib.experiment_variant(arg, names=VARIANTS) == "gpu":
+    return analysis.ladder_members(analysis.GPU_LADDER)
   return analysis.ladder_or_sizes(arg, ("mini", "small", "medium", "base", "large"))
 
 

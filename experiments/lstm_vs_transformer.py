@@ -9,10 +9,13 @@ curve flattens.
 Variants: `tiny` (the 2-core CPU, the embedded corpus, about 8 minutes in all),
 `cpu256` (one matched-N pair, trained 5x longer on a 2x longer context),
 `cpu` (the finding: the same pair on a 512-byte context, two epochs, about 25
-minutes on 2 cores), `gpu` (docs/gpu.md) and `full` (n_ctx 1024 as in the
+minutes on 2 cores), `gpu` (3 LSTMs and 2 Transformers of 7e6-2e7 parameters on
+PG-19 books in SentencePiece tokens, n_ctx 1024, 1.05e9 tokens each: one
+H100-class GPU, docs/gpu.md) and `full` (n_ctx 1024 as in the
 paper, for a GPU or TPU; point data.source at a large corpus).
 
   scaling-sweep --config experiments/lstm_vs_transformer.py:tiny --workdir runs/lstm_vs_tf
+  scaling-sweep --config experiments/lstm_vs_transformer.py:gpu --workdir runs/lstm_vs_tf_gpu
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ VARIANTS = {
         "position_stride": 16,
         "lstm": [(2, 160)],
         "transformer": [(2, 128, 4)],
+    },
+    # One H100-class GPU: PG-19 books in SentencePiece tokens on the paper's 1024-token
+    # context, 16,000 steps of 64x1024 tokens (1.05e9); LSTMs of N 8.4e6, 1.7e7, 1.9e7
+    # and Transformers of 7.1e6 and 1.9e7: two matched-N pairs.
+    "gpu": {
+        "n_ctx": 1024, "batch_size": 64, "steps": 16_000, "warmup_steps": 800,
+        "lr": "kaplan", "eval_batches": 16, "position_stride": 64,
+        "source": "tfds:pg19", "vocab": "spm:8192",
+        "lstm": [(1, 1024), (2, 1024), (4, 768)],
+        "transformer": [(4, 384, 6), (6, 512, 8)],
     },
     "full": {
         "n_ctx": 1024, "batch_size": 256, "steps": 50_000, "warmup_steps": 3000,
@@ -117,6 +130,8 @@ def get_config(arg=None):
   c.eval.every_steps = max(v["steps"] // 4, 1)
   c.checkpoint.every_steps = max(v["steps"] // 2, 1)
   c.train.log_every = 50 if name == "tiny" else 100
+  if "source" in v:
+    c.data.source, c.data.vocab = v["source"], v["vocab"]
   return c
 
 

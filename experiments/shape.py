@@ -7,10 +7,13 @@ best one.
 
   scaling-sweep --config experiments/shape.py:tiny --workdir runs/shape
   scaling-sweep --config experiments/shape.py:cpu --workdir runs/shape_cpu
+  scaling-sweep --config experiments/shape.py:gpu --workdir runs/shape_gpu
 
 Variants: `tiny` (N ≈ 300K: five aspect ratios and four head counts, a few
 minutes on a CPU), `cpu` (the finding: two sizes, N ≈ 1e5 and 4e5, six shapes
-each, 800 steps, about 20 minutes on 2 cores), `gpu` (docs/gpu.md) and the
+each, 800 steps, about 20 minutes on 2 cores), `gpu` (two sizes, N ≈ 3e6 and
+2.5e7, six shapes each, 1.97e9 PG-19 SentencePiece tokens per run, n_ctx 1024:
+one H100-class GPU, docs/gpu.md) and the
 default full variant (N ≈ 85M, GPT-2-small size).
 """
 
@@ -31,7 +34,15 @@ CPU_SHAPES = {
     "N1e5": [(1, 96, 4), (2, 64, 4), (3, 52, 4), (4, 44, 4), (6, 36, 4), (12, 26, 2)],
     "N4e5": [(1, 184, 4), (2, 128, 4), (3, 104, 4), (4, 92, 4), (6, 76, 4), (12, 52, 4)],
 }
-VARIANTS = ("tiny", "cpu", "full")
+# gpu: two sizes, N ≈ 3e6 and 2.5e7, six shapes each with d_model/n_layer from 12
+# to 512 (head widths multiples of 8 for cuDNN attention), 15,000 steps of
+# 128x1024 PG-19 tokens (1.97e9) each: several layers at every shape but one.
+GPU_SHAPES = {
+    "N3e6": [(2, 352, 11), (3, 288, 9), (4, 256, 4), (6, 200, 5), (8, 176, 2), (12, 144, 3)],
+    "N25e6": [(2, 1024, 16), (4, 704, 11), (6, 576, 9), (8, 512, 8), (12, 416, 13),
+              (24, 288, 9)],
+}
+VARIANTS = ("tiny", "cpu", "gpu", "full")
 
 FINDINGS = (
     Finding(
@@ -63,15 +74,21 @@ def get_config(arg=None):
     c = analysis.variant_config("tiny", "shape", steps=800, eval_every=200)[0]
     c.eval.batches = 20  # 40,960 of the 85,079 held-out bytes
     return c
+  if variant == "gpu":
+    c = configlib.base_config()
+    analysis.gpu_schedule(c, steps=15_000, eval_every=1000)
+    c.name = "shape"
+    return c
   return analysis.variant_config(arg, "shape", steps=300, eval_every=100)[0]
 
 
 def sweep(arg=None):
   variant = configlib.experiment_variant(arg, names=VARIANTS)
-  if variant == "cpu":
+  if variant in ("cpu", "gpu"):
     return [{"name": f"{size}_L{l}_d{d}_h{h}",
              "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}
-            for size, shapes in CPU_SHAPES.items() for l, d, h in shapes]
+            for size, shapes in (CPU_SHAPES if variant == "cpu" else GPU_SHAPES).items()
+            for l, d, h in shapes]
   aspect, heads = (TINY_ASPECT, TINY_HEADS) if variant == "tiny" else (FULL_ASPECT, FULL_HEADS)
   return [{"name": f"L{l}_d{d}_h{h}",
            "overrides": {"model.n_layer": l, "model.d_model": d, "model.n_heads": h}}

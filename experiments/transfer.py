@@ -9,7 +9,10 @@ fits each offset.
   scaling-sweep --config experiments/transfer.py:tiny --workdir runs/transfer
 
 Variants: `tiny` (the CPU model ladder trained on the stdlib docstrings and
-pydoc topics, evaluated on the licence files of the installed packages) and the
+pydoc topics, evaluated on the licence files of the installed packages), `gpu`
+(the members and configs of model_size:gpu, trained on PG-19 books and
+evaluated on lm1b's news sentences: run that sweep once and copy its member
+directories here, finished members are skipped; docs/gpu.md) and the
 default full variant (a TFDS source; set eval.datasets to others, e.g.
 `tfds:wiki40b/en;tfds:pg19`).
 """
@@ -18,12 +21,21 @@ import os
 
 import numpy as np
 
+from scaling import config as configlib
 from scaling.sweep import analysis
 
 FIGURE = "Fig. 8: loss on other distributions against the training-distribution loss"
 
 
+VARIANTS = ("tiny", "gpu", "full")
+
+
 def get_config(arg=None):
+  if configlib.experiment_variant(arg, names=VARIANTS) == "gpu":
+    c = configlib.base_config()
+    analysis.gpu_ladder_config(c)  # PG-19, evaluated on lm1b too
+    c.name = "transfer"
+    return c
   c, tiny = analysis.variant_config(arg, "transfer", steps=300, eval_every=50,
                                     full_eval_every=1000)
   if tiny:
@@ -35,6 +47,8 @@ def get_config(arg=None):
 
 
 def sweep(arg=None):
+  if configlib.experiment_variant(arg, names=VARIANTS) == "gpu":
+    return analysis.ladder_members(analysis.GPU_LADDER)
   return analysis.ladder_or_sizes(arg, ("mini", "small", "medium", "base"))
 
 

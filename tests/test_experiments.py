@@ -38,3 +38,40 @@ def test_tiny_first_member_trains_a_step_and_full_members_are_valid(path, tmp_pa
   cfg.train.steps, cfg.eval.batches = 1, 1
   summary = train(cfg, str(tmp_path / "run"), progress=False)
   assert summary["status"] == "completed" and summary["steps"] == 1
+
+
+# The experiments with a `gpu` variant (docs/gpu.md, "Findings on one GPU").
+GPU_EXPERIMENTS = ["model_size", "shape", "data_size", "batch_size_scan", "lstm_vs_transformer",
+                   "learning_curves", "compute_frontier", "transfer"]
+
+
+def _hardware_flops(cfg, n: int, tokens: int) -> float:
+  """The paper's MFU count of a Transformer's training FLOPs (logits and attention
+  included, no causal halving): 6·(N + d_model·V) + 12·n_layer·n_ctx·d_model a token."""
+  m = cfg.model
+  return tokens * (6 * (n + m.d_model * m.vocab_size) + 12 * m.n_layer * m.n_ctx * m.d_model)
+
+
+@pytest.mark.parametrize("name", GPU_EXPERIMENTS)
+def test_gpu_variant_is_valid_and_fits_one_gpu_in_8_hours(name):
+  """Every member's config validates as resolved for a GPU, the data is a public
+  TFDS corpus in SentencePiece tokens, and the dry-run's estimate (compute only:
+  C = 6·N·D at analysis.GPU_FLOPS) and the MFU count (logits and attention
+  included) are each under analysis.GPU_HOURS."""
+  from scaling.cli.sweep import describe  # pylint: disable=g-import-not-at-top
+  from scaling.sweep import analysis  # pylint: disable=g-import-not-at-top
+  experiment = load_experiment(os.path.join(REPO, "experiments", f"{name}.py:gpu"))
+  members = experiment.members()
+  assert len(members) >= 2 and "gpu" in experiment.module.__doc__
+  dry_run, mfu_count = 0.0, 0.0
+  for member in members:
+    cfg = experiment.member_config(member)
+    assert cfg.data.source.startswith("tfds:") and cfg.data.vocab.startswith("spm:")
+    # As resolved for a GPU (cuDNN attention's head widths checked); an LSTM's cuDNN
+    # kernel is refused off a GPU, so LSTMs validate as resolved here.
+    run = prepare(cfg, platform=None if cfg.model.kind == "lstm" else "gpu")
+    d = describe(experiment, member)
+    dry_run += d["C"]
+    mfu_count += d["C"] if run.model.kind == "lstm" else _hardware_flops(run, d["N"], d["D"])
+  budget = analysis.GPU_HOURS * 3600 * analysis.GPU_FLOPS
+  assert dry_run < budget and mfu_count < budget, (dry_run / budget, mfu_count / budget)

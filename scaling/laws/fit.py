@@ -209,18 +209,39 @@ def split_largest(law: forms.Law, table: tables.Table, k: int):
   return table.subset(~held), table.subset(held)
 
 
+def prediction_interval(law: forms.Law, boot: np.ndarray, columns,
+                        level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+  """(low, high): the central `level` interval of the predictions that the
+  bootstrap parameter rows `boot` make at `columns` (resamples whose fit
+  predicts nothing finite there are left out)."""
+  preds = np.array([law.predict(dict(zip(law.param_names, b)), columns) for b in boot])
+  preds = np.where(np.isfinite(preds), preds, np.nan)
+  tail = 50.0 * (1.0 - level)
+  with np.errstate(all="ignore"):
+    lo, hi = np.nanpercentile(preds, [tail, 100.0 - tail], axis=0)
+  return lo, hi
+
+
 def holdout_report(law: forms.Law, params: Mapping[str, float],
-                   held: tables.Table, k: int) -> dict:
+                   held: tables.Table, k: int, boot: np.ndarray | None = None) -> dict:
+  """Predicted against observed targets of the held-out rows; with bootstrap
+  parameter rows `boot`, each prediction's 95% interval (predicted_lo,
+  predicted_hi) and whether the observation fell `inside` it."""
   pred = law.predict(params, held.columns)
   obs = held[law.target]
   log_res = np.log(pred) - np.log(obs)
   order = np.argsort(held[law.size_key])
+  lo, hi = (None, None) if boot is None or not len(boot) else \
+      prediction_interval(law, boot, held.columns)
   rows = []
   for i in order:
     row = {c: float(held[c][i]) for c in law.inputs}
     row.update(observed=float(obs[i]), predicted=float(pred[i]),
                log_residual=float(log_res[i]),
                rel_error=float(pred[i] / obs[i] - 1.0))
+    if lo is not None:
+      row.update(predicted_lo=float(lo[i]), predicted_hi=float(hi[i]),
+                 inside=bool(lo[i] <= obs[i] <= hi[i]))
     rows.append(row)
   return {"k": k, "by": law.size_key,
           "largest_first": law.largest_first,
@@ -280,6 +301,6 @@ def _fit_law(law, table, bootstrap, seed, holdout_largest, n_starts, bcrit_law):
   result = FitResult(law, params, ci, len(y), residuals,
                      _r2_log(np.log(y), residuals), f, ok, table, boot)
   if held is not None:
-    result.holdout = holdout_report(law, params, held, int(holdout_largest))
+    result.holdout = holdout_report(law, params, held, int(holdout_largest), boot)
     result.heldout_table = held
   return result

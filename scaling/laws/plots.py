@@ -11,6 +11,7 @@ import io
 
 import numpy as np
 
+from scaling.laws import fit as fitting
 from scaling.laws import forms
 from scaling.laws.fit import FitResult
 
@@ -83,6 +84,17 @@ def _single(result: FitResult, ax) -> None:
   ax.plot(xs / s, law.predict(result.params, {col: xs}), "-", color="C1",
           label="fit: " + ", ".join(f"{k}={v:.3g}"
                                     for k, v in result.params.items()))
+  if result.bootstrap_params is not None and len(result.bootstrap_params):
+    lo, hi = fitting.prediction_interval(law, result.bootstrap_params, {col: xs})
+    ax.fill_between(xs / s, lo, hi, color="C1", alpha=0.15, lw=0,
+                    label="95% bootstrap band")
+  rows = (result.holdout or {}).get("rows", [])
+  if rows and all("predicted_lo" in r for r in rows):
+    x = np.array([r[col] for r in rows]) / s
+    pred = np.array([r["predicted"] for r in rows])
+    err = [pred - [r["predicted_lo"] for r in rows], [r["predicted_hi"] for r in rows] - pred]
+    ax.errorbar(x, pred, yerr=np.maximum(err, 0), fmt="x", color="C3", capsize=4, ms=6,
+                label="prediction, 95% interval")
   if law.has_paper:
     ax.plot(xs / s, law.predict(law.paper, {col: xs}), "--", color="0.4",
             label="paper")

@@ -64,16 +64,23 @@ def param_table(params, ci, paper) -> list[str]:
 
 
 def holdout_lines(h: dict, cols) -> list[str]:
+  """The held-out rows, each prediction (with its 95% bootstrap interval when
+  there is one) before the observation."""
   if not h["rows"]:
     return [f"holdout ({h['k']} largest {h['by']}): no held-out point to "
             "compare"]
+  ci = all("predicted_lo" in r for r in h["rows"])
   head = "".join(f"{c:>11}" for c in cols)
   lines = [f"holdout: {h['k']} largest {h['by']} (not used in the fit)",
-           f"{head}{'observed':>11}{'predicted':>11}{'rel.err':>9}"]
+           f"{head}{'predicted':>11}" + (f"  {'95% interval':<20}" if ci else "")
+           + f"{'observed':>11}{'rel.err':>9}" + ("  inside" if ci else "")]
   for r in h["rows"]:
+    interval = f"  {'[' + _g(r['predicted_lo']) + ', ' + _g(r['predicted_hi']) + ']':<20}" \
+        if ci else ""
     lines.append("".join(f"{_g(r[c]):>11}" for c in cols)
-                 + f"{_g(r['observed']):>11}{_g(r['predicted']):>11}"
-                 f"{r['rel_error']:>+9.2%}")
+                 + f"{_g(r['predicted']):>11}{interval}{_g(r['observed']):>11}"
+                 f"{r['rel_error']:>+9.2%}" + (f"  {'yes' if r['inside'] else 'no':>6}"
+                                               if ci else ""))
   lines.append(f"mean |log(pred/obs)| = {h['mean_abs_log_residual']:.4f}, "
                f"max |rel.err| = {h['max_abs_rel_error']:.2%}")
   return lines

@@ -15,6 +15,41 @@ from scaling.sweep.report import finished_runs, print_runs
 TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
 
 
+# The gpu variants: one H100-class GPU, a public TFDS corpus, a SentencePiece
+# vocabulary trained on its training split (docs/gpu.md, "Findings on one GPU").
+GPU_FLOPS = 0.4 * 989e12  # sustained bf16 FLOP/s assumed: 40% MFU of an H100 SXM's dense peak
+GPU_HOURS = 8.0           # each gpu variant's budget, compute only
+GPU_VOCAB = "spm:8192"    # small, so that logits do not dominate models of 1e5-1e6 parameters
+BOOKS, SENTENCES = "tfds:pg19", "tfds:lm1b"  # long documents; shuffled news sentences
+
+
+def gpu_schedule(c, *, steps: int, eval_every: int, source: str = BOOKS, n_ctx: int = 1024,
+                 batch: int = 128, eval_batches: int = 16, lr="kaplan") -> None:
+  """A gpu variant's run: `source` in GPU_VOCAB, n_ctx x batch tokens a step,
+  `steps` steps with 5% warmup (at most 1000) and cosine decay, evaluations
+  every `eval_every` steps on `eval_batches` batches."""
+  c.data.source, c.data.vocab = source, GPU_VOCAB  # pg19: its text feature, book_text, by name
+  c.model.n_ctx, c.train.batch_size = n_ctx, batch
+  c.train.steps, c.train.warmup_steps = steps, min(max(steps // 20, 1), 1000)
+  c.train.lr, c.train.log_every = lr, 100
+  c.checkpoint.every_steps = max(min(2000, steps // 4), 1)
+  c.eval.every_steps, c.eval.batches = eval_every, eval_batches
+
+
+# The gpu ladder (model_size, learning_curves, compute_frontier, transfer): 7
+# models from 3.9e5 to 8.5e7 non-embedding parameters (2.3 decades), each
+# 15,000 steps of 128x1024 tokens of PG-19 (1.97e9 tokens, under one epoch),
+# evaluated every 500 steps on PG-19's validation books and lm1b's test sentences.
+GPU_LADDER = [(2, 128, 4), (2, 256, 4), (4, 256, 4), (4, 384, 6), (6, 512, 8),
+              (8, 640, 10), (12, 768, 12)]
+
+
+def gpu_ladder_config(c) -> None:
+  """The gpu ladder's shared run settings (GPU_LADDER gives the members)."""
+  gpu_schedule(c, steps=15_000, eval_every=500)
+  c.eval.datasets = f"lm1b={SENTENCES}"
+
+
 def licence_texts() -> str:
   """An eval.datasets entry: the licence files of the installed packages, legal
   prose every install has and none of the embedded corpus's docstrings."""
@@ -115,6 +150,8 @@ def figure(ncols: int = 1):
   return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
 
 
-__all__ = ["TINY_LADDER", "licence_texts", "finished_runs", "print_runs", "tiny_schedule", "variant_config",
+__all__ = ["TINY_LADDER", "GPU_FLOPS", "GPU_HOURS", "GPU_VOCAB", "BOOKS", "SENTENCES",
+           "gpu_schedule", "GPU_LADDER", "gpu_ladder_config", "licence_texts",
+           "finished_runs", "print_runs", "tiny_schedule", "variant_config",
            "ladder_members", "ladder_or_sizes", "size_members",
            "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
