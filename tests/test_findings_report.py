@@ -30,7 +30,7 @@ def ladder_members(lift: float = 1.0) -> list[Member]:
              for s in range(0, 851, 50)]
     evals[-1]["val_loss"] = final
     metrics = [{"step": s, "tokens": s * 2048, "loss": final + 1 / s, "lr": 3e-3,
-                "grad_norm": 1.0, "tokens_per_sec": 1e5, "gns_b_simple": 7.0}
+                "grad_norm": 1.0, "gns_b_simple": 7.0, "gns_b_simple_tokens": 900.0}
                for s in range(1, 851)]
     out.append(Member(f"m{i}", {"n_params_nonembedding": int(n), "steps": 850,
                                 "val_loss": final}, evals, metrics))
@@ -103,7 +103,7 @@ def test_export_is_small_and_gives_the_same_verdicts(tmp_path, experiments):
   copy = tmp_path / "export" / "model_size"
   assert json.loads((copy / "experiment.json").read_text())["arg"] == "cpu"
   metrics = [json.loads(l) for l in (copy / "m0" / "metrics.jsonl").read_text().splitlines()]
-  assert len(metrics) == 850 and set(metrics[0]) == {"step", "tokens", "loss", "gns_b_simple"}
+  assert len(metrics) == 850 and set(metrics[0]) == {"step", "tokens", "loss", "gns_b_simple_tokens"}
   assert os.path.getsize(copy / "m0" / "metrics.jsonl") < os.path.getsize(
       os.path.join(src, "m0", "metrics.jsonl"))
   again = verdicts(report.write_report([str(copy)], str(tmp_path / "b.md"), experiments))

@@ -2,8 +2,9 @@
 the report: experiment.json, results.jsonl, and for each member summary.json,
 config.json, eval.jsonl, per_position_loss.json (if any) and metrics.jsonl
 with every row but only the columns the checks read (step, tokens, loss and
-the gradient-noise estimates gns_*). scaling-report reads it as it reads the
-sweep itself, and gives the same verdicts.
+the raw gradient-noise estimates that B_crit's check compares, as
+scaling.laws.bcrit reads them). scaling-report reads it as it reads the sweep
+itself, and gives the same verdicts.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from scaling.results import io
 from scaling.results.run import CONFIG, EVALS, METRICS, PER_POSITION, SUMMARY
 from scaling.results.sweep import EXPERIMENT, RESULTS
 
-METRIC_COLUMNS = ("step", "tokens", "loss")
-METRIC_PREFIXES = ("gns_",)
+METRIC_COLUMNS = ("step", "tokens", "loss", "gns_trace_sigma_raw", "gns_g2_raw",
+                  "gns_b_simple_tokens")
 _COPIED = (SUMMARY, CONFIG, EVALS, PER_POSITION)
 
 
 def thin_metrics(rows: list[dict]) -> list[dict]:
   """Every row, with only the columns a check reads."""
-  return [{k: v for k, v in r.items()
-           if k in METRIC_COLUMNS or k.startswith(METRIC_PREFIXES)} for r in rows]
+  return [{k: r[k] for k in METRIC_COLUMNS if k in r} for r in rows]
 
 
 def _read(path: str) -> bytes:
