@@ -83,7 +83,7 @@ def test_markdown_has_one_row_per_finding_and_the_figures(tmp_path, experiments)
                        "compute_frontier", "shape"}
   rows = [l for l in text.splitlines() if l.startswith("| [")]
   assert len(rows) == len(keys)
-  (row,) = [r for r in rows if "L(N): loss is a power law" in r]
+  (row,) = [r for r in rows if "L(N): loss is a power law" in r and "py:cpu`]" in r]
   assert "**not reproduced**" in row and "(registered 2026-11-29)" in row
   assert "[`model_size.py:cpu`](../experiments/model_size.py)" in row
   assert "[L_N.png](findings/img/L_N.png)" in row
@@ -100,12 +100,11 @@ def test_export_is_small_and_gives_the_same_verdicts(tmp_path, experiments):
   src = sweep(tmp_path, "bad", lift=1.05)
   first = verdicts(report.write_report([src], str(tmp_path / "a.md"), experiments,
                                        export=str(tmp_path / "export")))
-  copy = tmp_path / "export" / "model_size"
+  copy = tmp_path / "export" / "model_size-cpu"
   assert json.loads((copy / "experiment.json").read_text())["arg"] == "cpu"
-  metrics = [json.loads(l) for l in (copy / "m0" / "metrics.jsonl").read_text().splitlines()]
-  assert len(metrics) == 850 and set(metrics[0]) == {"step", "tokens", "loss", "gns_b_simple_tokens"}
-  assert os.path.getsize(copy / "m0" / "metrics.jsonl") < os.path.getsize(
-      os.path.join(src, "m0", "metrics.jsonl"))
+  # the ladder's checks read summaries and eval.jsonl only: no metrics.jsonl
+  assert (copy / "m0" / "eval.jsonl").is_file()
+  assert not (copy / "m0" / "metrics.jsonl").exists()
   again = verdicts(report.write_report([str(copy)], str(tmp_path / "b.md"), experiments))
   def same(vs, path):  # a not-run reason names its sweep directory
     return {k: (v.status, v.measured, v.summary.replace(path, "DIR")) for k, v in vs.items()}
@@ -113,6 +112,18 @@ def test_export_is_small_and_gives_the_same_verdicts(tmp_path, experiments):
   assert sum(v.status != "not run" for v in first.values()) >= 4
   with pytest.raises(Exception, match="overwrite"):
     export.export_sweep(str(copy), str(copy))
+
+
+def test_thin_metrics_keeps_every_row_the_read_columns_and_float32_values():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  values = np.random.default_rng(0).normal(size=50).astype(np.float32)
+  rows = [{"step": i, "tokens": 64 * i, "loss": float(v), "gns_g2_raw": float(v) * 3,
+           "grad_norm": 1.0, "lr": 0.1} for i, v in enumerate(values)]
+  thin = export.thin_metrics(rows)
+  assert len(thin) == len(rows)
+  assert set(thin[0]) == {"step", "tokens", "loss", "gns_g2_raw"}
+  assert [np.float32(r["loss"]) for r in thin] == list(values)  # exact at float32
+  assert len(json.dumps(thin)) < len(json.dumps([{k: r[k] for k in thin[0]} for r in rows]))
 
 
 def test_cli_prints_a_line_per_finding(tmp_path, experiments, capsys):

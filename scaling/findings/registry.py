@@ -43,9 +43,14 @@ class Declared:
   def spec(self) -> str:
     return f"{self.experiment}:{self.finding.variant}"
 
+  @property
+  def workdir(self) -> str:
+    """Where the report's commands put this finding's sweep."""
+    return f"runs/findings/{self.stem}-{self.finding.variant}"
+
   def sweep_command(self) -> str:
     return (f"scaling-sweep --config experiments/{self.stem}.py:{self.finding.variant} "
-            f"--workdir runs/findings/{self.stem}")
+            f"--workdir {self.workdir}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,18 @@ class Sweep:
   @property
   def stem(self) -> str:
     return os.path.splitext(os.path.basename(self.experiment))[0]
+
+  @property
+  def name(self) -> str:
+    """experiment-variant: the name of its exported copy."""
+    return f"{self.stem}-{self.arg}" if self.arg else self.stem
+
+
+def reads_metrics(declared: list[Declared], sweep: Sweep) -> bool:
+  """Whether any finding `sweep` shows is checked from its metrics.jsonl."""
+  from scaling.findings import checks  # pylint: disable=g-import-not-at-top
+  return any(d.finding.check in checks.READS_METRICS for d in declared
+             if d.stem == sweep.stem and d.finding.variant == sweep.arg)
 
 
 def collect(experiments_dir: str = "experiments") -> list[Declared]:

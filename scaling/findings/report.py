@@ -8,7 +8,7 @@ then a section per finding: claim, rationale, measured values, figure, the
 commands that rerun it, and for a finding not reproduced what would show it)
 and the figures into docs/findings/img. Verdicts come from the checks only
 (scaling.findings.checks); with `export`, each sweep is also copied, trimmed,
-into export/<experiment stem>/ (scaling.findings.export). Bad input raises
+into export/<experiment stem>-<variant>/ (scaling.findings.export). Bad input raises
 ReportInputError before anything is written.
 """
 
@@ -87,7 +87,7 @@ def _rel(path: str, base: str) -> str:
 
 def _rerun(d, command: str) -> str:
   return (f"{d.sweep_command()}\n"
-          f"scaling-report runs/findings/{d.stem}   # or add it to: {command}")
+          f"scaling-report {d.workdir}   # or add it to: {command}")
 
 
 def _table(results, base: str) -> list[str]:
@@ -164,14 +164,14 @@ def write_report(sweep_dirs, out: str = "docs/findings.md",
   command = command or "scaling-report " + " ".join(sweep_dirs) + f" --out {out}"
   exported = []
   if export:
-    stems = [s.stem for s in sweeps]
-    if len(set(stems)) < len(stems):
-      raise ReportInputError("--export names each copy after its experiment file, and two "
-                             "sweeps come from the same one; export them one at a time")
+    names = [s.name for s in sweeps]
+    if len(set(names)) < len(names):
+      raise ReportInputError("--export names each copy after its experiment and variant, "
+                             "and two sweeps share them; export them one at a time")
     try:
       for s in sweeps:
-        exported.append(os.path.join(export, s.stem))
-        export_lib.export_sweep(s.path, exported[-1])
+        exported.append(os.path.join(export, s.name))
+        export_lib.export_sweep(s.path, exported[-1], metrics=registry.reads_metrics(declared, s))
     except (OSError, ResultsError) as e:
       raise ReportInputError(f"cannot export to {export}: {e}") from None
   img_dir = img_dir_of(out)

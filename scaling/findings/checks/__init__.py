@@ -24,6 +24,9 @@ CHECK_MODULES = {
     "per_position_gap": "position",
 }
 
+# the checks that read metrics.jsonl (the others read summaries and eval.jsonl)
+READS_METRICS = frozenset({"bcrit"})
+
 
 class FindingInputError(ValueError):
   """A sweep directory that cannot show a finding; the message is one line."""
