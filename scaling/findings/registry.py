@@ -77,8 +77,20 @@ def reads_metrics(declared: list[Declared], sweep: Sweep) -> bool:
              if d.stem == sweep.stem and d.finding.variant == sweep.arg)
 
 
+# The report's order: the paper's argument (as issue #15 lists the findings);
+# a repeated attempt (KEY_3ep) follows its first, and undeclared keys come last.
+ORDER = ("shape", "L_N", "L_N_D", "L_N_S", "transfer", "sample_efficiency",
+         "compute_frontier", "lstm", "B_crit")
+
+
+def _order(d: Declared) -> tuple:
+  base = d.finding.key.split("_3ep")[0]
+  return (ORDER.index(base) if base in ORDER else len(ORDER), d.finding.key != base,
+          d.experiment, d.finding.key)
+
+
 def collect(experiments_dir: str = "experiments") -> list[Declared]:
-  """Every finding declared in experiments_dir/*.py, in file order."""
+  """Every finding declared in experiments_dir/*.py, in the report's ORDER."""
   paths = sorted(glob.glob(os.path.join(experiments_dir, "*.py")))
   if not paths:
     raise ReportInputError(f"{experiments_dir} has no experiment files (*.py); "
@@ -95,7 +107,7 @@ def collect(experiments_dir: str = "experiments") -> list[Declared]:
                                f"{seen[finding.key]} and {path}")
       seen[finding.key] = path
       declared.append(Declared(finding, path))
-  return declared
+  return sorted(declared, key=_order)
 
 
 def read_sweep(path: str) -> Sweep:
