@@ -118,6 +118,21 @@ def test_export_is_small_and_gives_the_same_verdicts(tmp_path, experiments):
     export.export_sweep(str(copy), str(copy))
 
 
+def test_the_runs_commit_is_recorded_and_reported(tmp_path, experiments):
+  from scaling.results import SweepDir  # pylint: disable=g-import-not-at-top
+  src = sweep(tmp_path, "good")
+  record = SweepDir(src).experiment()
+  SweepDir(src).write_experiment(record["path"], record["arg"], commit="abc1234")
+  out = tmp_path / "r.md"
+  report.write_report([src], str(out), experiments)
+  assert "runs made by the code at commit abc1234" in out.read_text()
+  from scaling import provenance  # pylint: disable=g-import-not-at-top
+  if os.path.exists(os.path.join(provenance.ROOT, ".git")):  # a git checkout
+    commit = provenance.code_commit()
+    assert commit and len(commit.split()[0]) >= 7
+  assert provenance.code_commit(str(tmp_path)) is None  # not a checkout
+
+
 def test_thin_metrics_keeps_every_row_the_read_columns_and_float32_values():
   import numpy as np  # pylint: disable=g-import-not-at-top
   values = np.random.default_rng(0).normal(size=50).astype(np.float32)

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     return 2
   from scaling.results import SweepDir  # pylint: disable=g-import-not-at-top
   os.makedirs(run.sweep_dir, exist_ok=True)
-  SweepDir(run.sweep_dir).write_experiment(experiment.path, experiment.arg)
+  from scaling.provenance import code_commit  # pylint: disable=g-import-not-at-top
+  SweepDir(run.sweep_dir).write_experiment(experiment.path, experiment.arg, code_commit())
   signal.signal(signal.SIGTERM, run.stop)
   signal.signal(signal.SIGINT, run.stop)
   print(f"{experiment.spec}: running {len(mine)} of {len(members)} members in "

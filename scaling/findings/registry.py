@@ -59,6 +59,7 @@ class Sweep:
   path: str
   experiment: str  # as recorded: experiments/model_size.py
   arg: str | None
+  commit: str | None = None  # the code that ran it, as scaling-sweep recorded it
 
   @property
   def stem(self) -> str:
@@ -125,7 +126,7 @@ def read_sweep(path: str) -> Sweep:
                              "(or rerun scaling-sweep there)")
   if not isinstance(record, dict) or not record.get("path"):
     raise ReportInputError(f"{path}/{EXPERIMENT} names no experiment file (\"path\")")
-  return Sweep(path, str(record["path"]), record.get("arg"))
+  return Sweep(path, str(record["path"]), record.get("arg"), record.get("commit"))
 
 
 def match(declared: list[Declared], sweeps: list[Sweep]) -> dict[str, Sweep]:

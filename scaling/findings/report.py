@@ -18,8 +18,8 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 
+from scaling import provenance
 from scaling.findings import export as export_lib
 from scaling.findings import registry
 from scaling.findings.registry import ReportInputError
@@ -36,16 +36,7 @@ def img_dir_of(out: str) -> str:
 
 
 def _git_commit() -> str:
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  try:
-    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, timeout=10, check=True)
-    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "scaling",
-                            "experiments"], capture_output=True, text=True, timeout=10)
-  except (OSError, subprocess.SubprocessError):
-    return "unknown (not a git checkout)"
-  return head.stdout.strip() + (" (with uncommitted changes to scaling/ or experiments/)"
-                                if dirty.stdout.strip() else "")
+  return provenance.code_commit() or "unknown (not a git checkout)"
 
 
 def _machine() -> str:
@@ -110,7 +101,9 @@ def _section(d, verdict, sweep, base: str, command: str) -> list[str]:
            f"**{verdict.status}** — {verdict.summary}", "",
            f"- Finding: `{f.key}`; the paper: {f.claim} ({f.paper})",
            f"- Experiment: [`{d.spec}`]({_rel(d.experiment, base)})"
-           + (f", sweep `{sweep.path}`" if sweep else ""),
+           + (f", sweep `{sweep.path}`" if sweep else "")
+           + (f", runs made by the code at commit {sweep.commit}" if sweep and sweep.commit
+              else ""),
            f"- Check: `{f.check}`; criterion: {criterion_text(f)}"]
   if f.rationale:
     lines += ["", f"Rationale (registered before the runs): {f.rationale}"]

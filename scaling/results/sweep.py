@@ -5,7 +5,8 @@ DIR/results.jsonl  one row per finished member: its summary, `name` and
                    `overrides`; rewritten whole and atomically, so a kill
                    never leaves a half line and each member appears once.
 DIR/experiment.json  which experiment file and variant made the sweep
-                   ({"path": "experiments/model_size.py", "arg": "cpu"}):
+                   ({"path": "experiments/model_size.py", "arg": "cpu",
+                   "commit": the code's git commit when known}):
                    what `scaling-report` reads to find its findings.
 """
 
@@ -38,9 +39,13 @@ class SweepDir:
       raise io.ResultsError(f"{self.path} has no {RESULTS}; run scaling-sweep there first")
     return io.read_jsonl(self.results_path, strict=strict)
 
-  def write_experiment(self, path: str, arg: str | None) -> None:
-    """Records the experiment file and variant that run this sweep."""
-    io.write_json(os.path.join(self.path, EXPERIMENT), {"path": path, "arg": arg})
+  def write_experiment(self, path: str, arg: str | None, commit: str | None = None) -> None:
+    """Records the experiment file and variant that run this sweep, and the
+    code commit that ran it (if known)."""
+    record = {"path": path, "arg": arg}
+    if commit:
+      record["commit"] = commit
+    io.write_json(os.path.join(self.path, EXPERIMENT), record)
 
   def experiment(self) -> dict | None:
     """{"path", "arg"} of the experiment that made the sweep, None if unrecorded."""
