@@ -155,7 +155,7 @@ _CPU3_WHY = (
 
 def _second_attempt(finding: Finding) -> Finding:
   return dataclasses.replace(
-      finding, key=f"{finding.key}_3ep", variant="cpu3",
+      finding, key=f"{finding.key}_3ep", variant="cpu3", repeats=finding.key,
       title=f"{finding.title} (3 epochs)", rationale=finding.rationale + _CPU3_WHY)
 
 

@@ -79,14 +79,14 @@ def reads_metrics(declared: list[Declared], sweep: Sweep) -> bool:
 
 
 # The report's order: the paper's argument (as issue #15 lists the findings);
-# a repeated attempt (KEY_3ep) follows its first, and undeclared keys come last.
+# a repeated attempt (Finding.repeats) follows its first; other keys come last.
 ORDER = ("shape", "L_N", "L_N_D", "L_N_S", "transfer", "sample_efficiency",
          "compute_frontier", "lstm", "B_crit")
 
 
 def _order(d: Declared) -> tuple:
-  base = d.finding.key.split("_3ep")[0]
-  return (ORDER.index(base) if base in ORDER else len(ORDER), d.finding.key != base,
+  base = d.finding.repeats or d.finding.key
+  return (ORDER.index(base) if base in ORDER else len(ORDER), bool(d.finding.repeats),
           d.experiment, d.finding.key)
 
 

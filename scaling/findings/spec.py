@@ -28,6 +28,7 @@ class Finding:
   registered: str   # the date the criteria were written (YYYY-MM-DD)
   rationale: str = ""  # why this regime, form or threshold
   if_not: str = ""  # what would show it, should the runs here not
+  repeats: str = ""  # the key of the finding this one attempts again, if any
 
 
 @dataclasses.dataclass

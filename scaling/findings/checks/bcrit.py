@@ -16,18 +16,12 @@ import os
 import numpy as np
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError
+from scaling.findings.checks import FindingInputError, figures
 from scaling.laws import bcrit as critical_batch
 
 # scaling-fit bcrit's defaults (scaling/cli/bcrit.py): five levels, the default smoothing
 N_LEVELS = 5
 
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
 
 
 def measure(run_dirs) -> dict:
@@ -91,8 +85,7 @@ def bcrit(finding: spec.Finding, sweep, out_dir: str) -> spec.Verdict:
 
 
 def _plot(table, law, max_ratio, path) -> str:
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4.2))
+  fig, ax = figures.subplots()
   loss = np.array([t["loss"] for t in table])
   ax.plot(loss, [t["b_crit_tokens"] for t in table], "o", color="C0", label="B_crit (Eq. 5.1)")
   ax.plot(loss, [t["b_noise_tokens"] for t in table], "s", color="C3",
@@ -107,8 +100,4 @@ def _plot(table, law, max_ratio, path) -> str:
   ax.set(xscale="log", yscale="log", xlabel="training loss L (nats/token)",
          ylabel="batch size (tokens)", title="Critical batch size against loss")
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)

@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from scaling.findings.checks import figures
 
-def _figure():
-  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  fig = Figure(figsize=(5.6, 4.2), dpi=110)
-  FigureCanvasAgg(fig)
-  return fig, fig.add_subplot(1, 1, 1)
-
-
-def _save(fig, path: str) -> None:
-  fig.tight_layout()
-  fig.savefig(path)
+SIZE = (5.6, 4.2)
 
 
 def holdout(path, law, params, n_m, loss_m, k: int, interval) -> None:
   """L(N): the fitted models, the held-out largest and its predicted interval."""
-  fig, ax = _figure()
+  fig, ax = figures.subplots(figsize=SIZE)
   grid = np.geomspace(n_m[0] / 1.5, n_m[-1] * 1.5, 200)
   ax.plot(grid, law.predict(params, {"N": grid}), "-", color="C0",
           label=f"fit: {law.formula}")
@@ -34,12 +25,12 @@ def holdout(path, law, params, n_m, loss_m, k: int, interval) -> None:
   ax.set(xscale="log", yscale="log", xlabel="N (non-embedding parameters)",
          ylabel="final validation loss (nats/byte)")
   ax.legend(fontsize=8)
-  _save(fig, path)
+  figures.save(fig, path)
 
 
 def learning_curves(path, law, params, models, criteria, predicted_m) -> None:
   """L(N, S): each curve, the part the fit saw, the law and its prediction."""
-  fig, ax = _figure()
+  fig, ax = figures.subplots(figsize=SIZE)
   for i, m in enumerate(models):
     color = f"C{i % 10}"
     step = m.column("step")
@@ -57,12 +48,12 @@ def learning_curves(path, law, params, models, criteria, predicted_m) -> None:
          ylabel="validation loss (nats/byte)",
          title="o fitted, · not fitted, x predicted final loss")
   ax.legend(fontsize=7, ncol=2)
-  _save(fig, path)
+  figures.save(fig, path)
 
 
 def transfer(path, train_m, other_m, slope, intercept, other: str) -> None:
   """Transfer: the other distribution's loss against the training one's."""
-  fig, ax = _figure()
+  fig, ax = figures.subplots(figsize=SIZE)
   grid = np.linspace(train_m.min(), train_m.max(), 50)
   ax.plot(train_m, other_m, "o", label="models (final evaluation)")
   ax.plot(grid, intercept + slope * grid, "-", label=f"least squares: slope {slope:.3f}")
@@ -70,12 +61,12 @@ def transfer(path, train_m, other_m, slope, intercept, other: str) -> None:
   ax.set(xlabel="training-distribution loss (nats/byte)",
          ylabel=f"{other} loss (nats/byte)")
   ax.legend(fontsize=8)
-  _save(fig, path)
+  figures.save(fig, path)
 
 
 def sample_efficiency(path, levels) -> None:
   """Tokens to reach each loss level against N."""
-  fig, ax = _figure()
+  fig, ax = figures.subplots(figsize=SIZE)
   for i, level in enumerate(levels):
     rho = level["spearman"]
     ax.plot(level["N"], level["tokens"], "o-", color=f"C{i}",
@@ -84,12 +75,12 @@ def sample_efficiency(path, levels) -> None:
   ax.set(xscale="log", yscale="log", xlabel="N (non-embedding parameters)",
          ylabel="tokens to reach the loss")
   ax.legend(fontsize=8)
-  _save(fig, path)
+  figures.save(fig, path)
 
 
 def frontier(path, curves, envelope, points) -> None:
   """Every learning curve against C, the envelope and where each run leaves it."""
-  fig, ax = _figure()
+  fig, ax = figures.subplots(figsize=SIZE)
   for i, c in enumerate(sorted(curves, key=lambda c: c.N)):
     ax.plot(c.C, c.loss, "-", color=f"C{i % 10}", lw=1, label=f"N={c.N:.2g}")
   ax.plot(envelope.x, envelope.loss, "-", color="k", lw=2.5, alpha=0.35, label="envelope")
@@ -98,4 +89,4 @@ def frontier(path, curves, envelope, points) -> None:
   ax.set(xscale="log", yscale="log", xlabel="C = 6·N·tokens (FLOP)",
          ylabel="validation loss (nats/byte)")
   ax.legend(fontsize=7, ncol=2)
-  _save(fig, path)
+  figures.save(fig, path)

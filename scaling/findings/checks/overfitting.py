@@ -19,7 +19,7 @@ import numpy as np
 from scipy import optimize
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError
+from scaling.findings.checks import FindingInputError, figures
 from scaling.laws import forms
 
 COLUMNS = ("best_val_loss", "n_params_nonembedding", "train_tokens_available")
@@ -36,12 +36,6 @@ def paper_ratio() -> float:
   params = {p.name: p.paper for p in forms.LAWS["ND"].params}
   return params["alpha_N"] / params["alpha_D"]
 
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
 
 
 # ---------------------------------------------------------------- penalties
@@ -155,8 +149,7 @@ def overfitting_collapse(finding: spec.Finding, sweep, out_dir: str) -> spec.Ver
 
 
 def _plot(points, k, r, alpha_d, path) -> str:
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4.2))
+  fig, ax = figures.subplots()
   x_all = np.array([p["N"] ** r / p["D"] for p in points])
   for i, n in enumerate(sorted({p["N"] for p in points})):
     mine = sorted((p for p in points if p["N"] == n), key=lambda p: p["D"])
@@ -171,8 +164,4 @@ def _plot(points, k, r, alpha_d, path) -> str:
   ax.set_ylabel("penalty L(N, D)/L(N, inf) - 1")
   ax.set_title("Overfitting penalty against N^r/D")
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)

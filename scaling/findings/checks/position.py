@@ -16,15 +16,9 @@ import os
 import numpy as np
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError
+from scaling.findings.checks import FindingInputError, figures
 from scaling.laws import perposition
 
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
 
 
 def _kind(sweep, row) -> str:
@@ -104,8 +98,7 @@ def per_position_gap(finding: spec.Finding, sweep, out_dir: str) -> spec.Verdict
 
 
 def _plot(pairs, rows, criteria, path) -> str:
-  plt = _pyplot()
-  fig, axes = plt.subplots(2, len(pairs), figsize=(5.5 * len(pairs), 6.4), squeeze=False,
+  fig, axes = figures.subplots(2, len(pairs), figsize=(5.5 * len(pairs), 6.4), squeeze=False,
                            sharex="col")
   for col, ((lstm, trans), row) in enumerate(zip(pairs, rows)):
     top, bottom = axes[0][col], axes[1][col]
@@ -136,8 +129,4 @@ def _plot(pairs, rows, criteria, path) -> str:
     bottom.legend(fontsize=7)
   fig.suptitle("Per-position loss of matched pairs (early window green, late orange)",
                fontsize=10)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)

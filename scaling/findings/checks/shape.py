@@ -14,14 +14,8 @@ from __future__ import annotations
 import os
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError
+from scaling.findings.checks import FindingInputError, figures
 
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
 
 
 def _members(sweep) -> dict[str, list[dict]]:
@@ -88,8 +82,7 @@ def shape_spread(finding: spec.Finding, sweep, out_dir: str) -> spec.Verdict:
 
 
 def _plot(members: dict, groups: dict, criteria: dict, path: str) -> str:
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4.2))
+  fig, ax = figures.subplots()
   for i, (g, m) in enumerate(groups.items()):
     color = f"C{i}"
     best = m["best_val_loss"]
@@ -111,9 +104,5 @@ def _plot(members: dict, groups: dict, criteria: dict, path: str) -> str:
   ax.set_ylabel("loss increase over the group's best (%)")
   ax.set_title("Shape at fixed N")
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)
 
