@@ -5,6 +5,7 @@ A source is named by a spec string (`data.source`, an `eval.datasets` entry):
   text:PATH[,PATH...]           the user's own files, globs or directories (.gz too)
   tfds:NAME[/CONFIG][:VERSION]  a TFDS text dataset, read through seqio.TfdsDataSource
   seqio:[MODULE:]TASK           a registered seqio Task or Mixture (ours are in scaling/data/tasks.py)
+  nltk:CORPUS[,CORPUS][:tune]   corpora of an NLTK data directory (nltk_source.py)
   synthetic                     random tokens for benchmarks (no documents; see synthetic.py)
 
 `embedded` is the `pydoc_data` help topics and the standard library's
@@ -30,7 +31,7 @@ from scaling.data.errors import DataError
 SPLITS = ("train", "validation")
 VALIDATION_EVERY = 20  # one document in 20 is held out
 TEXT_DOCUMENTS = ("paragraph", "file", "line")
-KINDS = ("embedded", "text:PATH", "tfds:NAME", "seqio:TASK", "synthetic")
+KINDS = ("embedded", "text:PATH", "tfds:NAME", "seqio:TASK", "nltk:CORPUS", "synthetic")
 _MIN_DOC_CHARS = 100
 _SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib",
                         "__pycache__", "lib2to3", "turtledemo", "ensurepip"})
@@ -45,6 +46,7 @@ class SourceOptions:
   train_split: str = "train"         # tfds:/seqio: split (or TFDS slice) for training
   validation_split: str = ""         # tfds:/seqio: "" = validation, else test
   tfds_data_dir: str = ""            # tfds: "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  nltk_data: str = ""                # nltk: "" = $NLTK_DATA, then ~/nltk_data, ...
 
   @classmethod
   def from_config(cls, data_cfg) -> "SourceOptions":
@@ -141,11 +143,12 @@ def spec_error(spec) -> str | None:
   if spec in ("embedded", "synthetic"):
     return None
   kind, sep, rest = spec.partition(":")
-  if not sep or kind not in ("text", "tfds", "seqio"):
+  if not sep or kind not in ("text", "tfds", "seqio", "nltk"):
     return f"source {spec!r} is unknown; use one of {', '.join(KINDS)}"
   if not rest.strip(" ,"):
     return f"source {spec!r} names nothing after '{kind}:'; e.g. {kind}:" + {
-        "text": "book.txt", "tfds": "lm1b", "seqio": "scaling_pydoc_topics"}[kind]
+        "text": "book.txt", "tfds": "lm1b", "seqio": "scaling_pydoc_topics",
+        "nltk": "brown,abc"}[kind]
   return None
 
 
@@ -164,6 +167,9 @@ def get_source(spec: str, options: SourceOptions | None = None) -> TextSource:
   if kind == "text":
     from scaling.data import text_files  # pylint: disable=g-import-not-at-top
     return text_files.text_source(spec, options)
+  if kind == "nltk":
+    from scaling.data import nltk_source  # pylint: disable=g-import-not-at-top
+    return nltk_source.nltk_source(spec, options)
   from scaling.data import seqio_source, tfds_source  # pylint: disable=g-import-not-at-top
   if kind == "tfds":
     return tfds_source.tfds_source(spec, options)
