@@ -121,6 +121,15 @@ def test_a_finding_reads_only_the_chosen_members_and_never_the_tuning_split(tmp_
     view.member("m0_lr0.001")
 
 
+def test_a_model_whose_grid_is_still_running_is_not_judged(tmp_path):
+  members = [m for m in _members() if not (m.name.startswith("m5_") and
+                                           m.overrides["train.lr"] == 3e-2)]
+  path = write_sweep(str(tmp_path / "s"), "experiments/model_size.py", "cpu", members).path
+  view = TunedSweep(registry.SweepDir(path), GRID)
+  assert [c.complete for c in view.choices] == [True] * 5 + [False]
+  assert not any(r["name"].startswith("m5_") for r in view.results())
+
+
 def test_the_held_out_models_seeds_give_the_run_to_run_noise(tmp_path):
   members = _members(seeds={"m5": 2})
   path = write_sweep(str(tmp_path / "s"), "experiments/model_size.py", "cpu", members).path

@@ -178,7 +178,8 @@ def _grids(results) -> list[str]:
         cells.append(f"**{cell}**" if gp is choice.chosen else cell)
       model = ", ".join(f"{k.rpartition('.')[2]}={v}" for k, v in choice.model.items())
       lines.append(f"| {_cell(model)} | " + " | ".join(cells)
-                   + f" | {choice.chosen.members[0]} | {', '.join(choice.at_edge) or 'no'} |")
+                   + f" | {choice.chosen.members[0] if choice.complete else 'grid not finished'}"
+                   + f" | {', '.join(choice.at_edge) or 'no'} |")
     lines.append("")
   return lines
 

@@ -2,7 +2,8 @@
 nothing of the tuning split.
 
     view = TunedSweep(SweepDir("runs/findings/model_size-nltk"), tuning)
-    view.results()          # one row per model: its chosen member, seed 0
+    view.results()          # one row per model whose grid has finished: its
+                            # chosen member, seed 0
     view.member(name)       # that member's run, its evaluations without val_*/tune
     view.replicates()       # {chosen member: [final val_loss of each seed]}
     view.choices            # every model's whole grid (scaling.sweep.tuning.select)
@@ -63,7 +64,8 @@ class TunedSweep:
     except tuning_lib.TuningError as e:
       raise ResultsError(f"{sweep.path}: {e}") from None
     self._by_name = {r["name"]: r for r in rows}
-    self._chosen = [c.chosen.members[0] for c in self.choices]
+    # a model whose grid is still running has no choice yet: no finding sees it
+    self._chosen = [c.chosen.members[0] for c in self.choices if c.complete]
 
   def results(self, *, strict: bool = True) -> list[dict]:
     del strict
@@ -80,7 +82,7 @@ class TunedSweep:
     the models trained with more than one seed."""
     out = {}
     for choice in self.choices:
-      if len(choice.chosen.members) > 1:
+      if choice.complete and len(choice.chosen.members) > 1:
         out[choice.chosen.members[0]] = [
             float(self._by_name[m]["val_loss"]) for m in choice.chosen.members]
     return out

@@ -154,6 +154,7 @@ def print_tuning(sweep_dir: str, tuning) -> dict:
   for choice in select(rows, tuning):
     cells = "  ".join(f"{point_name(p.point)} {p.score:.4f}" for p in choice.points)
     edge = f"  (at the grid's edge: {', '.join(choice.at_edge)})" if choice.at_edge else ""
+    edge += "" if choice.complete else "  (grid not finished)"
     print(f"{choice.chosen.members[0]:<28} {cells}{edge}")
     out[choice.chosen.members[0]] = choice.to_dict()
   return out

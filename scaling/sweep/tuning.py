@@ -8,8 +8,9 @@ the seed key. Its sweep() lists every (model, grid point, seed) as a member
 (`grid_members`). After the runs, `select` groups the members by model (their
 overrides less the grid and seed keys), scores each grid point by its final
 tuning loss averaged over seeds, and picks the lowest. Findings are judged on
-the chosen members only (scaling.findings.tuned); the whole grid stays in the
-report, with a flag where the optimum sits at the grid's edge.
+the chosen members of the models whose whole grid has finished
+(scaling.findings.tuned); the whole grid stays in the report, with a flag
+where the optimum sits at the grid's edge.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class ModelChoice:
   points: tuple[GridPoint, ...]
   best: int                 # index into points
   at_edge: tuple[str, ...]  # grid keys whose chosen value is the grid's first or last
+  complete: bool = True     # every grid point has a finished member
 
   @property
   def chosen(self) -> GridPoint:
@@ -86,7 +88,7 @@ class ModelChoice:
 
   def to_dict(self) -> dict:
     return {"model": self.model, "chosen": self.chosen.point, "members": self.chosen.members,
-            "at_edge": list(self.at_edge),
+            "at_edge": list(self.at_edge), "complete": self.complete,
             "grid": [{"point": p.point, "members": list(p.members),
                       "losses": list(p.losses)} for p in self.points]}
 
@@ -129,4 +131,5 @@ def _choose(entry: dict, tuning: Tuning) -> ModelChoice:
   best = min(range(len(points)), key=lambda i: points[i].score)
   edge = tuple(k for k in tuning.keys if len(tuning.grid[k]) > 1
                and points[best].point[k] in (min(tuning.grid[k]), max(tuning.grid[k])))
-  return ModelChoice(entry["model"], tuple(points), best, edge)
+  return ModelChoice(entry["model"], tuple(points), best, edge,
+                     complete=len(points) == len(tuning.points()))
