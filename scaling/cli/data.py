@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from scaling.cli import Parser, examples, fail
+from scaling.cli import Parser, examples, fail, script
 from scaling.data.sources import TEXT_DOCUMENTS
 
 
@@ -129,6 +129,7 @@ def _list(cache_dir: str) -> None:
       print(f"  {f}")
 
 
+@script
 def main(argv=None) -> None:
   args = _parser().parse_args(argv)
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples
+from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples, script
 
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
 DEFAULT_FLOPS = {"cpu": 3e10, "gpu": 3.5e14, "tpu": 1e14}
@@ -64,6 +64,7 @@ def describe(experiment, member) -> dict:
   return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}
 
 
+@script
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from scaling.sweep.experiment import ExperimentError, load_experiment  # pylint: disable=g-import-not-at-top
