@@ -15,6 +15,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint._src.checkpointers import async_checkpointer
 from orbax.checkpoint._src.checkpointers import checkpointer as checkpointer_lib
 from orbax.checkpoint._src.handlers import composite_checkpoint_handler as composite
+from orbax.checkpoint._src.multihost import multihost as orbax_multihost
 from orbax.checkpoint._src.path import atomicity
 import pytest
 
@@ -198,6 +199,9 @@ def test_a_save_failing_at_each_stage_never_leaves_a_false_checkpoint(
   workdir, cfg = str(tmp_path / "run"), _cfg(**{"train.steps": 10, "train.log_every": 1})
   with monkeypatch.context() as patch:
     patch.setattr(owner, name, _fail_at_step_10(owner, name))
+    # a save that fails before its directory exists leaves orbax's writer threads
+    # waiting for the "directory created" signal until this timeout (300 s)
+    patch.setattr(orbax_multihost, "_DEFAULT_BARRIER_TIMEOUT", 5)
     with pytest.raises(checkpoint.CheckpointError, match="File too large"):
       train(cfg, workdir, progress=False)
   assert not os.path.exists(os.path.join(workdir, "summary.json"))
