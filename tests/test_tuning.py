@@ -141,6 +141,8 @@ def test_the_held_out_models_seeds_give_the_run_to_run_noise(tmp_path):
   verdict = registry.check(L_N, path, str(tmp_path / "img"), GRID)
   assert verdict.measured["run_to_run"] == {name: round(100 * expected, 3)}
   assert any("Run-to-run noise" in n for n in verdict.notes)
+  assert any("Tuned: each of 6 models" in n and "every optimum inside the grid" in n
+             for n in verdict.notes)
 
 
 def test_a_repeat_with_a_loosened_threshold_is_refused():

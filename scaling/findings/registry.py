@@ -186,8 +186,23 @@ def view(sweep_path: str, tuning=None):
   return TunedSweep(sweep, tuning)
 
 
-def _with_noise(verdict: Verdict, sweep) -> Verdict:
-  noise = sweep.noise() if hasattr(sweep, "noise") else {}
+def _with_tuning(verdict: Verdict, sweep) -> Verdict:
+  """Adds what a tuned sweep tried (each model's chosen grid point, and how many
+  sit at the grid's edge) and the seeds' run-to-run noise to a verdict."""
+  if not hasattr(sweep, "noise"):
+    return verdict
+  from scaling.sweep.tuning import point_name  # pylint: disable=g-import-not-at-top
+  done = [c for c in sweep.choices if c.complete]
+  edge = [c.chosen.members[0] for c in done if c.at_edge]
+  grid = ", ".join(f"{k} {' / '.join(f'{v:g}' for v in vs)}" for k, vs in sweep.tuning.grid.items())
+  verdict.notes.append(
+      f"Tuned: each of {len(done)} models at its best of {grid} by the tuning split "
+      f"(chosen: {', '.join(point_name(c.chosen.point) for c in done)}); "
+      + (f"{len(edge)} optima at the grid's edge ({', '.join(edge)}), so a wider grid "
+         "might lower them" if edge else "every optimum inside the grid")
+      + (f"; {len(sweep.choices) - len(done)} models' grids not finished, not judged"
+         if len(done) < len(sweep.choices) else "") + ".")
+  noise = sweep.noise()
   if noise:
     verdict.measured["run_to_run"] = {name: round(100 * v, 3) for name, v in noise.items()}
     verdict.notes.append("Run-to-run noise (seeds at the chosen settings; sample standard "
@@ -205,7 +220,7 @@ def check(finding: Finding, sweep_path: str, out_dir: str, tuning=None) -> Verdi
     return not_run(f"check {finding.check!r} is not available ({e})")
   try:
     sweep = view(sweep_path, tuning)
-    return _with_noise(fn(finding, sweep, out_dir), sweep)
+    return _with_tuning(fn(finding, sweep, out_dir), sweep)
   except (checks.FindingInputError, LawInputError, ResultsError) as e:
     return not_run(str(e).splitlines()[0] if str(e) else type(e).__name__)
 
