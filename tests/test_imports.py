@@ -21,8 +21,6 @@ PACKAGE = ROOT / "scaling"
 ALLOWED_CYCLES = [
     ["scaling.config", "scaling.data.datasets", "scaling.results.run", "scaling.train.optim",
      "scaling.train.step", "scaling.validation"],
-    ["scaling.data.seqio_source", "scaling.data.seqio_tokenize", "scaling.data.sources",
-     "scaling.data.text_files", "scaling.data.tfds_source"],
     ["scaling.cli.sweep", "scaling.sweep.backends", "scaling.sweep.ray_backend"],
     ["scaling.train.engine", "scaling.train.evaluator"],
 ]
