@@ -14,9 +14,7 @@ from scaling import quiet
 
 quiet.setup()
 
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3       # scaling-train: a non-finite loss or gradient
-EXIT_PREEMPTED = 75     # EX_TEMPFAIL: run the same command again to resume
+from scaling.exitcodes import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_PREEMPTED  # pylint: disable=unused-import
 
 
 def fail(message: str) -> None:

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from scaling.cli import EXIT_PREEMPTED
+from scaling.exitcodes import EXIT_PREEMPTED
 from scaling.results import RunDir, SweepDir
 from scaling.results.run import FAILED
 from scaling.sweep import lifeline
