@@ -265,7 +265,7 @@ class RunConfig:
 
 def kaplan_lr(n: float) -> float:
   """LR(N) ≈ 0.003239 − 0.0001395·ln(N) (Kaplan et al. Appendix D.6)."""
-  from scaling.laws.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
+  from scaling.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
   return LR_A + LR_B * math.log(n)
 
 
