@@ -14,6 +14,8 @@ from typing import Any
 import ml_collections
 from ml_collections import config_dict
 
+from scaling.config_formats import data_parallel, eval_sets_of
+
 # size: (n_layer, d_model, n_heads, n_ctx, batch_size). The small rows are sized
 # for a CPU; from `small` up they follow the paper's n_ctx = 1024.
 SIZES = {
@@ -246,9 +248,7 @@ class RunConfig:
 
   @classmethod
   def from_resolved(cls, r: ml_collections.ConfigDict, *, n_devices: int) -> "RunConfig":
-    from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
     from scaling.models.family import family, padded_vocab  # pylint: disable=g-import-not-at-top
-    from scaling.validation import data_parallel  # pylint: disable=g-import-not-at-top
     sections = {k: config_dict.FrozenConfigDict(r[k]) for k in SECTIONS}
     return cls(name=r.name, **sections, family=family(r.model),
                batch_tokens=r.train.batch_size * r.data.seq_len,

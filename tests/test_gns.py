@@ -100,7 +100,7 @@ def _step_fn(cfg, gns_cfg):
 def test_accumulated_update_equals_the_one_batch_update():
   cfg = prepare(small_config("nano", **{"train.batch_size": 16, "train.optimizer": "adam",
                                         "train.warmup_steps": 0, "train.lr": 1e-3}))
-  from scaling.data import open_dataset  # pylint: disable=g-import-not-at-top
+  from scaling.data.datasets import open_dataset  # pylint: disable=g-import-not-at-top
   from scaling.data.batches import Batches  # pylint: disable=g-import-not-at-top
   batches = Batches(open_dataset(cfg.data, progress=False).tokens("train"),
                     cfg.data.seq_len, cfg.train.batch_size, cfg.train.seed)

@@ -10,14 +10,13 @@ the same ids.
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Iterable
 
+from scaling.config_formats import default_name, eval_sets_of, parse_eval_datasets  # pylint: disable=unused-import
 from scaling.data.batches import Batches, eval_batches, window_batches
 from scaling.data.errors import DataError
-from scaling.data.sources import SourceOptions, get_source, spec_error
+from scaling.data.sources import SourceOptions, get_source
 from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
 from scaling.data.gpt2_vocab import Gpt2Vocab, is_gpt2
@@ -27,7 +26,6 @@ from scaling.results.run import RunDir
 
 RUN_VOCAB_JSON, RUN_VOCAB_MODEL = run_files.VOCAB_JSON, run_files.VOCAB_MODEL
 RUN_VOCAB_BPE = run_files.VOCAB_BPE
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def model_vocab_size(config) -> int:
@@ -174,56 +172,6 @@ def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int
   return window_batches(_split_tokens(dataset, split, max_tokens), cfg.data.seq_len, cfg.train.batch_size,
                         stride, span, process_index=process_index,
                         process_count=process_count, source=dataset.source, split=split)
-
-
-def default_name(spec: str) -> str:
-  """A short name for a source, used in metric keys (val_loss/<name>)."""
-  kind, _, rest = spec.partition(":")
-  if kind == "text":
-    first = os.path.basename(rest.split(",")[0].strip().rstrip("/")) or "text"
-    for suffix in (".gz", ".txt", ".text", ".md", ".rst"):
-      first = first[:-len(suffix)] if first.lower().endswith(suffix) else first
-    name = first
-  elif kind == "tfds":
-    name = rest.partition(":")[0].replace("/", "_")
-  elif kind == "seqio":
-    name = rest.rpartition(":")[2]
-  else:
-    name = spec
-  return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "data"
-
-
-def parse_eval_datasets(value) -> list[tuple[str, str]]:
-  """`eval.datasets` ("[NAME=]SOURCE;..." or a list) as [(name, source spec)]."""
-  if isinstance(value, str):
-    entries = [e.strip() for e in re.split(r"[;\n]", value)]
-  else:
-    entries = [str(e).strip() for e in (value or ())]
-  out, names = [], set()
-  for entry in filter(None, entries):
-    name, sep, spec = entry.partition("=")
-    if not sep or not _NAME.fullmatch(name.strip()):
-      name, spec = default_name(entry), entry
-    name, spec = name.strip(), spec.strip()
-    error = spec_error(spec)
-    if error or spec == "synthetic":
-      raise DataError(f"eval.datasets entry {entry!r}: "
-                      + (error or "synthetic has no text to evaluate on")
-                      + "; entries are [NAME=]SOURCE separated by ';'")
-    if name in names:
-      raise DataError(f"eval.datasets names {name!r} twice; give one a name, NAME=SOURCE")
-    names.add(name)
-    out.append((name, spec))
-  return out
-
-
-def eval_sets_of(eval_cfg) -> list[tuple[str, str]]:
-  """The extra evaluation sets, [(name, source)], of `eval.datasets` (the
-  "[NAME=]SOURCE;..." string) and `eval.sets` (NAME = SOURCE, nested)."""
-  nested = [f"{name}={spec}" for name, spec in eval_cfg.sets.items()]
-  value = eval_cfg.datasets
-  entries = ([value] if isinstance(value, str) else list(value or ())) + nested
-  return parse_eval_datasets(";".join(e for e in entries if e.strip()))
 
 
 def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 1,
