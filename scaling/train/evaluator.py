@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 import jax
 
 from scaling import sharding as shardlib
+from scaling.train import vocab_files
 
 
 def device_batch(batch: dict, mesh) -> dict:
@@ -88,7 +89,7 @@ def _run_data(cfg, workdir, source, progress):
   if source == "synthetic":
     return None, datalib.open_dataset(cfg.data, source=source,
                                       vocab_size=cfg.model.vocab_size)
-  vocab = datalib.load_run_vocab(workdir, cfg.data)
+  vocab = vocab_files.load_run_vocab(workdir, cfg.data)
   if vocab.vocab_size > cfg.model.vocab_size:
     raise DataError(f"{workdir}: its vocabulary ({vocab.name}, {vocab.vocab_size} ids) "
                     f"differs from the checkpoint's model (model.vocab_size="
