@@ -20,7 +20,6 @@ from jax.sharding import Mesh
 
 from scaling import config as configlib
 from scaling import sharding as shardlib
-from scaling.train import evaluator
 from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
@@ -65,7 +64,7 @@ class Engine:
 
   def device_batch(self, batch: dict) -> dict:
     """This process's rows of a global batch, as arrays sharded over the batch."""
-    return evaluator.device_batch(batch, self.mesh)
+    return shardlib.device_batch(batch, self.mesh)
 
 
 def build(cfg: configlib.RunConfig, *, mesh_cfg=None, train: bool = True,
