@@ -14,7 +14,9 @@ from typing import Any
 import ml_collections
 from ml_collections import config_dict
 
+from scaling import pyfile
 from scaling.config_formats import data_parallel, eval_sets_of
+from scaling.constants import LR_A, LR_B
 
 # size: (n_layer, d_model, n_heads, n_ctx, batch_size). The small rows are sized
 # for a CPU; from `small` up they follow the paper's n_ctx = 1024.
@@ -265,7 +267,6 @@ class RunConfig:
 
 def kaplan_lr(n: float) -> float:
   """LR(N) ≈ 0.003239 − 0.0001395·ln(N) (Kaplan et al. Appendix D.6)."""
-  from scaling.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
   return LR_A + LR_B * math.log(n)
 
 
@@ -298,6 +299,5 @@ def _merged(defaults: dict, saved: dict) -> dict:
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
   """Loads 'path/to/config.py[:ARGS]' by calling its get_config(ARGS)."""
-  from scaling import pyfile  # pylint: disable=g-import-not-at-top
   path, _, arg = spec.partition(":")
   return pyfile.load(path, "config").get_config(arg or None)

@@ -73,7 +73,6 @@ class Sweep:
 
 def reads_metrics(declared: list[Declared], sweep: Sweep) -> bool:
   """Whether any finding `sweep` shows is checked from its metrics.jsonl."""
-  from scaling.findings import checks  # pylint: disable=g-import-not-at-top
   return any(d.finding.check in checks.READS_METRICS for d in declared
              if d.stem == sweep.stem and d.finding.variant == sweep.arg)
 

@@ -6,6 +6,8 @@ import csv
 import io
 import os
 
+from scaling import config as configlib
+from scaling.config import SIZES
 from scaling.results import SweepDir
 from scaling.results import io as results_io
 from scaling.results.io import read_jsonl
@@ -73,7 +75,6 @@ def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: floa
   variant trains size=tiny on the CPU schedule (tiny_schedule) at `tiny_lr`
   (None: the Kaplan LR); the full one the paper's `full_size` run, evaluated
   every `full_eval_every` steps if given."""
-  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
   c = configlib.base_config()
   tiny = configlib.experiment_variant(arg) == "tiny"
   configlib.apply_size(c, "tiny" if tiny else full_size)
@@ -89,7 +90,6 @@ def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: floa
 
 def ladder_or_sizes(arg, sizes, shapes=TINY_LADDER) -> list[dict]:
   """The tiny variant's ladder of `shapes`, else one member per named size."""
-  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
   if configlib.experiment_variant(arg) == "tiny":
     return ladder_members(shapes)
   return size_members(sizes)
@@ -103,7 +103,6 @@ def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
 
 def size_members(sizes) -> list[dict]:
   """One member per named row of scaling.config.SIZES (the full variants)."""
-  from scaling.config import SIZES  # pylint: disable=g-import-not-at-top
   return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
                                             SIZES[s][:3]))} for s in sizes]
 
