@@ -138,3 +138,44 @@ def test_scaling_has_no_import_cycle():
                    f"one; see docs/architecture.md): {new}")
   gone = [c for c in ALLOWED_CYCLES if c not in found]
   assert not gone, f"these allowed cycles are gone; drop them from ALLOWED_CYCLES: {gone}"
+
+
+# The dependency order of docs/architecture.md: a module imports only modules
+# of its own layer or of earlier ones. The first prefix that matches places it.
+LAYERS = [
+    ["scaling", "scaling.constants", "scaling.exitcodes", "scaling.pyfile", "scaling.quiet",
+     "scaling.provenance", "scaling.data.errors", "scaling.results.io", "scaling.laws.errors"],
+    ["scaling.data"],  # but data.datasets, below
+    ["scaling.models", "scaling.accounting", "scaling.sharding", "scaling.gns",
+     "scaling.distributed"],
+    ["scaling.config", "scaling.config_formats"],
+    ["scaling.validation", "scaling.results", "scaling.data.datasets"],
+    ["scaling.laws"],
+    ["scaling.train", "scaling.tracking"],
+    ["scaling.sweep", "scaling.bench"],
+    ["scaling.findings"],
+    ["scaling.cli"],
+]
+
+
+def layer_of(module: str) -> int:
+  """The layer of the longest prefix naming `module` or a package above it
+  (`scaling` itself names only scaling/__init__.py)."""
+  best, length = None, -1
+  for i, prefixes in enumerate(LAYERS):
+    for prefix in prefixes:
+      inside = module.startswith(prefix + ".") and prefix != "scaling"
+      if (module == prefix or inside) and len(prefix) > length:
+        best, length = i, len(prefix)
+  return best
+
+
+def test_every_module_has_a_layer():
+  assert not [m for m in _modules() if layer_of(m) is None]
+
+
+def test_no_module_imports_a_later_layer():
+  graph = import_graph()[0]
+  upward = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                  if layer_of(b) > layer_of(a))
+  assert not upward, f"imports against docs/architecture.md's order: {upward}"
