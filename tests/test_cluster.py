@@ -86,6 +86,7 @@ def check_every_result_once(sweep_dir, out, err, before):
     assert f.readlines()[:FIRST_CHECKPOINT] == before  # the lines (with timings) stayed
 
 
+@pytest.mark.slow
 def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")
   code, out, err, killed, before = sweep_killing_one_job(
@@ -105,6 +106,7 @@ def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp
   assert again.returncode == 0 and again.stdout.count(": skipped") == 3, again.stdout
 
 
+@pytest.mark.slow
 def test_ray_backend_retries_a_killed_worker_which_resumes(experiment_file, tmp_path):
   pytest.importorskip("ray")
   sweep_dir = str(tmp_path / "sweep")

@@ -23,6 +23,8 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book_store")]  # one store for the module
+
 SPM = "spm:512"
 
 

@@ -25,6 +25,8 @@ from scaling.train.loop import prepare, train
 from scaling.sharding import make_mesh
 from scaling.validation import ConfigError, validate
 
+pytestmark = pytest.mark.xdist_group("gns_run")  # its module fixture trains once
+
 
 # ------------------------------------------------------------ linear regression
 
@@ -146,6 +148,7 @@ def _rows(workdir):
           for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))]
 
 
+@pytest.mark.slow
 def test_tiny_train_logs_finite_positive_b_noise(gns_run):
   c, workdir = gns_run
   rows = _rows(workdir)
@@ -165,6 +168,7 @@ def test_tiny_train_logs_finite_positive_b_noise(gns_run):
   assert rows[-1]["gns_trace_sigma"] == pytest.approx(ema / (1 - decay ** len(rows)), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_resume_with_gns_is_exact_because_the_ema_is_checkpointed(gns_run, tmp_path):
   c, workdir = gns_run
   resumed = str(tmp_path / "resumed")
@@ -174,6 +178,7 @@ def test_resume_with_gns_is_exact_because_the_ema_is_checkpointed(gns_run, tmp_p
   assert _rows(resumed) == _rows(workdir)
 
 
+@pytest.mark.slow
 def test_resume_with_gns_toggled_is_refused(gns_run):
   c, workdir = gns_run
   off = c.copy_and_resolve_references()
@@ -273,6 +278,7 @@ def test_fit_hyperbola_is_exact_on_exact_points():
   assert critical_batch.fit_hyperbola(b, s) == pytest.approx((120, 2.4e5), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_bcrit_cli_prints_b_crit_beside_b_noise_and_writes_fit(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
   out = run_cli("scaling.cli.fit", "bcrit", root, "--levels", "4")  # as scaling-fit bcrit
@@ -294,6 +300,7 @@ def test_too_few_batch_sizes_is_named(tmp_path):
     fit_bcrit_from_runs(root)
 
 
+@pytest.mark.slow
 def test_unreached_target_loss_names_the_runs_and_the_cli_writes_nothing(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
   with pytest.raises(BcritError, match=r"target loss 1.5000 was reached by 0 run.*b4 \(B=4"):

@@ -89,6 +89,7 @@ def test_seqio_encodes_like_python(bpe):
   assert seqio_vocab.eos_id == vocab.eos_id and seqio_vocab.vocab_size == vocab.vocab_size
 
 
+@pytest.mark.slow
 def test_a_run_end_to_end_then_eval_from_its_own_copy(bpe, tmp_path, monkeypatch):
   book = write(tmp_path / "book.txt", book_text(40_000))
   workdir = str(tmp_path / "run")

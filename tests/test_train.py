@@ -16,6 +16,8 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_run")]  # one training for the module
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
