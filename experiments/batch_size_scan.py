@@ -19,6 +19,8 @@ Variants:
   scaling-sweep --config experiments/batch_size_scan.py:gpu --workdir runs/bscan_gpu
 """
 
+import dataclasses
+
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
@@ -32,6 +34,7 @@ FIGURE = "Figs. 10 and 18: the S-E frontier per loss, B_crit against loss beside
 VARIANTS = {
     "tiny": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 100, 16),
     "cpu": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 400, 16),
+    "nltk": ("micro", 64, 3e-3, (4, 8, 16, 32, 64), 400, 16),  # the second design
     "gpu": ("small", 1024, 1e-3, (16, 32, 64, 128, 256, 512), 4000, 64),
     "full": ("mini", 256, 1e-3, (8, 16, 32, 64, 128, 256, 512), 1500, 64),
 }
@@ -55,6 +58,17 @@ FINDINGS = (
                   "crossing) is within 2x of B_crit (1/2 ≤ B_noise/B_crit ≤ 2).",
         if_not="Levels closer to convergence: a larger model trained longer."),
 )
+
+# The second design (issue #25), written on 2026-12-04 before its runs, under the
+# criteria of 2026-11-29 unchanged: the same scan on the broad corpus. One model,
+# so no per-size tuning: the scan's learning rate is the first attempt's, constant
+# (a step count that does not depend on the run length), as Eq. 5.1 wants.
+FINDINGS = FINDINGS + (dataclasses.replace(
+    FINDINGS[0], key="B_crit_nltk", variant="nltk", repeats="B_crit",
+    title=FINDINGS[0].title + " (broad corpus)",
+    rationale=FINDINGS[0].rationale + " Second design (variant nltk): the same five "
+    "batch sizes and step counts on NLTK's Brown, reviews, ABC news and web text "
+    "(analysis.NLTK_TRAIN) instead of Python's documentation."),)
 
 
 def _variant(arg):
@@ -83,6 +97,8 @@ def get_config(arg=None):
   c.eval.every_steps, c.eval.batches = (100, 2) if variant == "tiny" else (500, 8)
   if variant == "gpu":  # PG-19 in SentencePiece tokens (scaling.sweep.analysis.gpu_schedule)
     c.data.source, c.data.vocab = analysis.BOOKS, analysis.GPU_VOCAB
+  if variant == "nltk":
+    c.data.source = analysis.NLTK_TRAIN
   c.gns.enabled = True
   c.gns.microbatches = 4
   c.gns.ema = 0.95

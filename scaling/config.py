@@ -109,7 +109,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.lstm_unroll = 1     # kind=lstm, scan path: positions per jax.lax.scan iteration
 
   c.data = d = ml_collections.ConfigDict()
-  d.source = "embedded"  # embedded | text:PATH[,PATH] | tfds:NAME[/CONFIG][:VER] | seqio:TASK | synthetic
+  d.source = "embedded"  # embedded | text:PATH | tfds:NAME | seqio:TASK | nltk:CORPUS[,...] | synthetic
   d.vocab = "byte"    # byte | spm:SIZE (trained on the train split) | spm:PATH
   d.cache_dir = ""    # "": $SCALING_CACHE or ~/.cache/scaling
   d.seq_len = 0       # 0: model.n_ctx
@@ -119,6 +119,7 @@ def base_config() -> ml_collections.ConfigDict:
   d.train_split = "train"     # tfds:/seqio: split or TFDS slice to train on
   d.validation_split = ""     # tfds:/seqio: "": validation, else test
   d.tfds_data_dir = ""        # tfds: "": $TFDS_DATA_DIR or ~/tensorflow_datasets (gs:// works)
+  d.nltk_data = ""            # nltk: an NLTK data directory ("": $NLTK_DATA, ~/nltk_data, ...)
 
   c.train = t = ml_collections.ConfigDict()
   t.steps = 1000

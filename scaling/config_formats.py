@@ -28,6 +28,9 @@ def default_name(spec: str) -> str:
     name = rest.partition(":")[0].replace("/", "_")
   elif kind == "seqio":
     name = rest.rpartition(":")[2]
+  elif kind == "nltk":
+    names, _, part = rest.partition(":")
+    name = "_".join(n.strip() for n in names.split(",") if n.strip()) + (f"_{part}" if part else "")
   else:
     name = spec
   return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "data"

@@ -8,3 +8,4 @@ EXIT_BAD_INPUT = 2      # a flag, config or input file that cannot run
 EXIT_DIVERGED = 3       # scaling-train: a non-finite loss or gradient
 EXIT_BUSY = 73          # EX_CANTCREAT: another trainer holds the workdir
 EXIT_PREEMPTED = 75     # EX_TEMPFAIL: run the same command again to resume
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader (`| head -1`) stopped reading

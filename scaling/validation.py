@@ -115,6 +115,10 @@ RULES = (
                       f"set model.share_layers=False for model.kind={c.model.kind!r}"),
     _positive_int("data", "seq_len"),
     Rule("data.source", *_data_error(lambda c: sources.spec_error(c.data.source))),
+    Rule("data.source", lambda c, n: not (c.data.source.startswith("nltk:")
+                                          and c.data.source.endswith(":tune")),
+         lambda c, n: f"data.source={c.data.source} is the tuning split, for an "
+                      "eval.datasets entry only; train on it without ':tune'"),
     Rule("data.vocab", *_data_error(lambda c: None if c.data.source == "synthetic"
                                     else vocab.spec_error(c.data.vocab))),
     Rule("data.max_train_tokens", lambda c, n: isinstance(c.data.max_train_tokens, int)

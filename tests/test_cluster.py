@@ -17,6 +17,7 @@ from conftest import REPO, run_cli
 from scaling.sweep import runner as runlib
 from scaling.sweep.ray_backend import resources_for
 from scaling.sweep.shards import auto_shard
+from scaling.results import RunDir
 from scaling.results import io as records
 
 EXPERIMENT = textwrap.dedent('''
@@ -104,6 +105,66 @@ def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp
   again = run_cli("scaling.cli.sweep", "--config", experiment_file, "--workdir", sweep_dir,
                   "--backend", "slurm", "--slurm-cluster", "local", "--no-analyze")
   assert again.returncode == 0 and again.stdout.count(": skipped") == 3, again.stdout
+
+
+@pytest.mark.slow
+def test_a_rerun_after_the_slurm_sweep_itself_is_sigkilled_adopts_its_jobs(experiment_file,
+                                                                          tmp_path):
+  """SIGKILL of scaling-sweep (not of a job): its jobs run on; the rerun waits
+  for them (through DIR/<member>/submitted.json) and submits none again."""
+  sweep_dir = str(tmp_path / "sweep")
+  args = ["--config", experiment_file, "--workdir", sweep_dir, "--no-analyze",
+          "--backend", "slurm", "--slurm-cluster", "local", "--time-min", "10"]
+  # output to files: the jobs inherit the sweep's stdout and outlive it
+  sweep = lambda log: subprocess.Popen(
+      [sys.executable, "-m", "scaling.cli.sweep", *args], cwd=REPO, stdout=log,
+      stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED="1"))
+  first = sweep(open(tmp_path / "first.log", "w"))
+  submitted = lambda name: RunDir(os.path.join(sweep_dir, name)).submission()
+  deadline, trainer = time.time() + 240, None
+  while time.time() < deadline and first.poll() is None and trainer is None:
+    if all(submitted(name) for name in STEPS):
+      trainer = _lock_holder(os.path.join(sweep_dir, "m1", "train.lock"))
+    time.sleep(0.1)
+  assert trainer, "m1's trainer never started"
+  # m1's trainer is paused from now until the rerun has said what it does with
+  # m1's job, so that job is still running then, however slow the machine is
+  os.kill(trainer, signal.SIGSTOP)
+  try:
+    first.kill()
+    assert first.wait(timeout=60) == -signal.SIGKILL, (tmp_path / "first.log").read_text()
+    jobs = {name: submitted(name)["job_id"] for name in STEPS}
+    rerun = sweep(open(tmp_path / "rerun.log", "w"))
+    deadline = time.time() + 120
+    while time.time() < deadline and rerun.poll() is None:
+      if "\nm1: " in "\n" + (tmp_path / "rerun.log").read_text():
+        break  # the rerun has decided about m1's job
+      time.sleep(0.1)
+  finally:
+    os.kill(trainer, signal.SIGCONT)
+  code = rerun.wait(timeout=300)
+  again = subprocess.CompletedProcess(rerun.args, code, (tmp_path / "rerun.log").read_text())
+  assert again.returncode == 0, again.stdout
+  assert "submitted as job" not in again.stdout, again.stdout  # no job submitted twice
+  assert f"m1: job {jobs['m1']} of an earlier sweep is still running" in again.stdout
+  folders = set(os.listdir(os.path.join(sweep_dir, ".submitit"))) - {"%j"}
+  assert sorted(folders) == sorted(jobs.values())  # one job per member, ever
+  for name, steps in STEPS.items():  # each trained once, by its one job
+    logged = [r["step"] for r in records.read_jsonl(os.path.join(sweep_dir, name, "metrics.jsonl"))]
+    assert logged == list(range(1, steps + 1)), (name, again.stdout)
+    assert "in use by another trainer" not in open(os.path.join(sweep_dir, name, "train.log")).read()
+  with open(os.path.join(sweep_dir, "results.jsonl")) as f:
+    assert sorted(json.loads(line)["name"] for line in f) == sorted(STEPS)
+
+
+def _lock_holder(path: str) -> int | None:
+  """The pid a trainer's train.lock names ("pid P on host H since T")."""
+  try:
+    with open(path) as f:
+      words = f.read().split()
+  except FileNotFoundError:
+    return None
+  return int(words[1]) if len(words) > 1 and words[0] == "pid" else None
 
 
 @pytest.mark.slow

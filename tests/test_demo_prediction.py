@@ -13,8 +13,8 @@ from scaling import laws
 from scaling.sweep.experiment import load_experiment
 from sweep_fixtures import Member, write_sweep
 
-LADDER = [("L1_d32", 12_288), ("L2_d48", 55_296), ("L2_d64", 98_304), ("L3_d96", 331_776),
-          ("L4_d128", 786_432)]
+LADDER = [("L1_d8", 768), ("L1_d16", 3_072), ("L2_d32", 24_576), ("L2_d64", 98_304),
+          ("L3_d96", 331_776), ("L4_d128", 786_432)]
 E, N_C, ALPHA = 1.5, 1e4, 0.3
 
 
@@ -22,7 +22,7 @@ def _loss(n: float, wobble: float) -> float:
   return E + (N_C / n) ** ALPHA + wobble
 
 
-def _sweep(path, wobbles=(0.004, -0.003, 0.002, -0.004, 0.0)):
+def _sweep(path, wobbles=(0.004, -0.003, 0.002, -0.004, 0.003, 0.0)):
   members = []
   for (name, n), w in zip(LADDER, wobbles):
     loss = _loss(n, w)
@@ -54,7 +54,7 @@ def test_tiny_analysis_predicts_the_largest_before_showing_it(tmp_path, capsys):
   assert p["inside"] and abs(p["rel_error"]) < 0.02
   out = os.path.join(sweep.path, "fit_N_E")
   fit = json.loads(open(os.path.join(out, "fit.json")).read())
-  assert fit["law"] == "N+E" and fit["n_points"] == 4 and fit["bootstrap"] == 200
+  assert fit["law"] == "N+E" and fit["n_points"] == 5 and fit["bootstrap"] == 200
   assert os.path.getsize(os.path.join(out, "fit_N_E.png")) > 1000
 
 

@@ -1,13 +1,22 @@
 """Faults: non-finite steps, failed, partial and damaged saves. (SIGTERM: test_train.py.)"""
 
+import asyncio
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint._src.checkpointers import async_checkpointer
+from orbax.checkpoint._src.checkpointers import checkpointer as checkpointer_lib
+from orbax.checkpoint._src.handlers import composite_checkpoint_handler as composite
+from orbax.checkpoint._src.multihost import multihost as orbax_multihost
+from orbax.checkpoint._src.path import atomicity
 import pytest
 
 from conftest import REPO, small_config
@@ -15,6 +24,7 @@ from scaling import config as configlib
 from scaling import sharding as shardlib
 from scaling.data.store import LockBusy, locked
 from scaling.results import io as records
+from scaling.train import checkpoint
 from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
@@ -117,11 +127,103 @@ def test_a_failed_save_stops_the_run_naming_it_and_a_rerun_recovers(tmp_path):
   assert len(errors) == 1  # one line of ours (orbax's own traceback may print around it)
   assert errors[0].startswith("error: saving a checkpoint in ") and "File too large" in errors[0]
   assert not os.path.exists(os.path.join(workdir, "summary.json"))  # never "completed"
-  assert not [d for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit()]
+  # Whether step 5's save fits under the limit depends on how TensorStore groups
+  # that save's arrays into data files (it varies run to run; under load all
+  # can stay below 100 KiB): what must hold is that every step directory under
+  # its final name is complete, and that the rerun recovers exactly.
+  assert _final_named(workdir) == _complete(workdir)
   again = _train_cli(workdir)  # space is back: the partial save is never restored
   assert again.returncode == 0, again.stderr[-2000:]
   losses = lambda d: [r["loss"] for r in _rows(d)]
   assert losses(workdir) == losses(reference)
+
+
+def _final_named(workdir):
+  return sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
+
+
+def _complete(workdir):
+  return [s for s in _final_named(workdir) if os.path.exists(
+      os.path.join(workdir, "checkpoints", str(s), checkpoint.COMMIT_MARKER))]
+
+
+def _fail_at_step_10(owner, name):
+  """Patches owner.name to raise EFBIG ("File too large") when it works on
+  step 10's save, as a full disk at that stage would."""
+  real = getattr(owner, name)
+  is_async = asyncio.iscoroutinefunction(real)
+
+  def concerns_step_10(args):
+    return any(a == 10 if isinstance(a, int) else
+               re.search(r'(/|")10(\.orbax-checkpoint-tmp[^/"]*)?("|/|$)', str(a))
+               for a in args)
+
+  def check(args):
+    if concerns_step_10(args):
+      raise OSError(errno.EFBIG, "File too large", f"injected at {name}")
+
+  async def async_fail(*args, **kwargs):
+    check(args)
+    return await real(*args, **kwargs)
+
+  def fail(*args, **kwargs):
+    check(args)
+    return real(*args, **kwargs)
+
+  return async_fail if is_async else fail
+
+
+# Each stage of an orbax save, in order; the rename into place is the last
+# step of AtomicRenameTemporaryPath.finalize.
+SAVE_STAGES = {
+    "create the temporary directory": (atomicity.AtomicRenameTemporaryPath, "create", False),
+    "write the arrays and JSON": (async_checkpointer, "_background_wait_for_commit_futures",
+                                  False),
+    "write the step metadata": (checkpointer_lib.Checkpointer, "_save_step_metadata", False),
+    "finalize the items": (composite.CompositeCheckpointHandler, "finalize", False),
+    "write the commit marker and rename": (atomicity.AtomicRenameTemporaryPath, "finalize",
+                                           False),
+    "after the rename": (ocp.CheckpointManager, "_finalize_checkpoint", True),
+}
+
+
+@pytest.fixture(scope="module")
+def reference_losses(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("ref"))
+  train(_cfg(**{"train.steps": 10, "train.log_every": 1}), workdir, progress=False)
+  return [r["loss"] for r in _rows(workdir)]
+
+
+@pytest.mark.parametrize("stage", list(SAVE_STAGES))
+def test_a_save_failing_at_each_stage_never_leaves_a_false_checkpoint(
+    stage, reference_losses, tmp_path, monkeypatch):
+  owner, name, renamed = SAVE_STAGES[stage]
+  workdir, cfg = str(tmp_path / "run"), _cfg(**{"train.steps": 10, "train.log_every": 1})
+  with monkeypatch.context() as patch:
+    patch.setattr(owner, name, _fail_at_step_10(owner, name))
+    # a save that fails before its directory exists leaves orbax's writer threads
+    # waiting for the "directory created" signal until this timeout (300 s)
+    patch.setattr(orbax_multihost, "_DEFAULT_BARRIER_TIMEOUT", 5)
+    with pytest.raises(checkpoint.CheckpointError, match="File too large"):
+      train(cfg, workdir, progress=False)
+  assert not os.path.exists(os.path.join(workdir, "summary.json"))
+  assert _final_named(workdir) == _complete(workdir) == ([5, 10] if renamed else [5])
+  summary = train(cfg, workdir, progress=False)  # resumes from the newest complete one
+  assert summary["status"] == "completed" and summary["steps"] == 10
+  assert [r["loss"] for r in _rows(workdir)] == reference_losses
+
+
+def test_a_final_named_save_without_its_commit_marker_is_moved_aside(tmp_path):
+  """The guard for storage that renames before the marker is written."""
+  workdir = str(tmp_path / "run")
+  train(_cfg(**{"train.steps": 10}), workdir, progress=False)
+  ckpt = checkpoint.Checkpointer(workdir, keep=5)
+  os.unlink(os.path.join(workdir, "checkpoints", "10", checkpoint.COMMIT_MARKER))
+  ckpt._unconfirmed = [10]  # pylint: disable=protected-access  # as after a failed save
+  ckpt._set_aside_unfinished()  # pylint: disable=protected-access
+  ckpt.close()
+  assert _final_named(workdir) == [5]
+  assert os.listdir(os.path.join(workdir, "checkpoints-damaged")) == ["10"]
 
 
 def test_a_checkpoint_interrupted_mid_write_is_never_restored(tmp_path):

@@ -8,13 +8,57 @@ CUDA's start-up noise (scaling/quiet.py).
 """
 
 import argparse
+import functools
+import os
 import sys
 
 from scaling import quiet
 
 quiet.setup()
 
-from scaling.exitcodes import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_PREEMPTED  # pylint: disable=unused-import
+from scaling.exitcodes import (EXIT_BAD_INPUT, EXIT_CLOSED_PIPE,  # pylint: disable=unused-import
+                               EXIT_DIVERGED, EXIT_PREEMPTED)
+
+
+def script(main):
+  """Wraps a console script's entry point: when the reader of its output goes
+  away (`scaling-sweep ... --dry-run | head -1`), the tool ends quietly with
+  EXIT_CLOSED_PIPE, as Unix tools killed by SIGPIPE do, instead of printing a
+  BrokenPipeError traceback. Every other outcome passes through unchanged."""
+
+  @functools.wraps(main)
+  def wrapper(*args, **kwargs):
+    try:
+      try:
+        result = main(*args, **kwargs)
+      except SystemExit:  # absl and argparse exit; what they printed is still buffered
+        _flush()
+        raise
+      _flush()
+      return result
+    except BrokenPipeError:
+      _drop_output()
+      sys.exit(EXIT_CLOSED_PIPE)
+
+  return wrapper
+
+
+def _flush() -> None:
+  for stream in (sys.stdout, sys.stderr):
+    if stream is not None:
+      stream.flush()
+
+
+def _drop_output() -> None:
+  """Points stdout and stderr at /dev/null, so the interpreter's own flush at
+  exit finds nothing to write into the closed pipe."""
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  for stream in (sys.stdout, sys.stderr):
+    try:
+      os.dup2(devnull, stream.fileno())
+    except (AttributeError, OSError, ValueError):  # no stream, or not a real file
+      pass
+  os.close(devnull)
 
 
 def fail(message: str) -> None:

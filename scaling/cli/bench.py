@@ -23,6 +23,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from scaling.cli import script
 from scaling.results.io import write_json
 
 EXAMPLE = ("scaling-bench --config configs/transformer.py:size=nano --steps 5 "
@@ -142,6 +143,7 @@ def main(argv):
     write_json(_OUT.value, result)
 
 
+@script
 def run():
   from scaling.cli import flag_parsing  # pylint: disable=g-import-not-at-top
   app.run(main, flags_parser=flag_parsing.parser(EXAMPLE))

@@ -15,19 +15,22 @@ import argparse
 import os
 import sys
 
-from scaling.cli import Parser, examples, fail
+from scaling.cli import Parser, examples, fail, script
 from scaling.data.sources import TEXT_DOCUMENTS
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, source_required: bool) -> None:
   p.add_argument("--source", required=source_required,
-                 help="embedded | text:PATH[,PATH] | tfds:NAME[/CONFIG][:VERSION] | seqio:TASK")
+                 help="embedded | text:PATH[,PATH] | tfds:NAME[/CONFIG][:VERSION] | seqio:TASK"
+                      " | nltk:CORPUS[,CORPUS][:tune]")
   p.add_argument("--vocab", default="byte", help="byte | spm:SIZE | spm:PATH")
   p.add_argument("--text_documents", default="paragraph", choices=TEXT_DOCUMENTS)
   p.add_argument("--feature", default="", help="tfds:/seqio: text feature (default: auto)")
   p.add_argument("--train_split", default="train")
   p.add_argument("--validation_split", default="")
   p.add_argument("--tfds_data_dir", default="")
+  p.add_argument("--nltk_data", default="", help="nltk: an NLTK data directory "
+                 "(default: $NLTK_DATA, then ~/nltk_data)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +55,7 @@ def _data_cfg(args):
   from scaling.config import base_config  # pylint: disable=g-import-not-at-top
   d = base_config().data
   for key in ("source", "vocab", "text_documents", "feature", "train_split",
-              "validation_split", "tfds_data_dir", "cache_dir"):
+              "validation_split", "tfds_data_dir", "nltk_data", "cache_dir"):
     d[key] = getattr(args, key)
   return d
 
@@ -126,6 +129,7 @@ def _list(cache_dir: str) -> None:
       print(f"  {f}")
 
 
+@script
 def main(argv=None) -> None:
   args = _parser().parse_args(argv)
   from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top

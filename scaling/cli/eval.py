@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from scaling.cli import Parser, examples, fail
+from scaling.cli import Parser, examples, fail, script
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +44,7 @@ def evaluate_run(*args, **kwargs) -> dict:
   return run(*args, **kwargs)
 
 
+@script
 def main(argv=None) -> None:
   args = _parser().parse_args(argv)
   if args.batches < 0:

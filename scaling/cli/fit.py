@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser
+from scaling.cli import EXIT_BAD_INPUT, Parser, script
 from scaling.laws import counting, forms
 from scaling.laws.errors import LawInputError
 from scaling.laws.report import run
@@ -92,6 +92,7 @@ def _is_scan(argv) -> bool:
   return bool(paths) and os.path.isdir(paths[0])
 
 
+@script
 def main(argv=None) -> int:
   if _is_scan(argv):  # scaling-fit bcrit DIR: B_crit from the scan's learning curves
     from scaling.cli import bcrit  # pylint: disable=g-import-not-at-top

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser, examples
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples, script
 from scaling.laws import planner
 from scaling.laws.errors import LawInputError
 
@@ -75,6 +75,7 @@ def format_plan(p: planner.Plan) -> list[str]:
   return out
 
 
+@script
 def main(argv=None) -> int:
   try:
     args = build_parser().parse_args(argv)

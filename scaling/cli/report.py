@@ -19,7 +19,7 @@ import argparse
 import shlex
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser, examples
+from scaling.cli import EXIT_BAD_INPUT, Parser, examples, script
 from scaling.findings.registry import ReportInputError
 
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
+@script
 def main(argv=None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   try:

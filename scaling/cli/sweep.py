@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples
+from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples, script
 from scaling.sweep.experiment import describe  # the dry run's N, D, C of a member
 
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
@@ -47,6 +47,7 @@ def _parser():
   return p
 
 
+@script
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from scaling.sweep.experiment import ExperimentError, load_experiment  # pylint: disable=g-import-not-at-top

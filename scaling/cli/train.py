@@ -18,7 +18,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from scaling.cli import EXIT_DIVERGED, EXIT_PREEMPTED, fail
+from scaling.cli import EXIT_DIVERGED, EXIT_PREEMPTED, fail, script
 
 EXAMPLE = ("scaling-train --config configs/transformer.py:size=nano --workdir runs/nano "
            "--config.train.steps=100")
@@ -85,6 +85,7 @@ def main(argv):
         f"outputs in {_WORKDIR.value}")
 
 
+@script
 def run():
   """Console-script entry point."""
   from scaling.cli import flag_parsing  # pylint: disable=g-import-not-at-top

@@ -5,6 +5,7 @@ A source is named by a spec string (`data.source`, an `eval.datasets` entry):
   text:PATH[,PATH...]           the user's own files, globs or directories (.gz too)
   tfds:NAME[/CONFIG][:VERSION]  a TFDS text dataset, read through seqio.TfdsDataSource
   seqio:[MODULE:]TASK           a registered seqio Task or Mixture (ours are in scaling/data/tasks.py)
+  nltk:CORPUS[,CORPUS][:tune]   corpora of an NLTK data directory (nltk_source.py)
   synthetic                     random tokens for benchmarks (no documents; see synthetic.py)
 
 `embedded` is the `pydoc_data` help topics and the standard library's
@@ -27,13 +28,13 @@ import sys
 import sysconfig
 from typing import Iterator
 
-from scaling.data import seqio_source, text_files, tfds_source
+from scaling.data import nltk_source, seqio_source, text_files, tfds_source
 from scaling.data.errors import DataError
 from scaling.data.text_source import (SPLITS, TEXT_DOCUMENTS, VALIDATION_EVERY,  # pylint: disable=unused-import
                                       SourceOptions, TextSource, is_validation,
                                       split_documents)
 
-KINDS = ("embedded", "text:PATH", "tfds:NAME", "seqio:TASK", "synthetic")
+KINDS = ("embedded", "text:PATH", "tfds:NAME", "seqio:TASK", "nltk:CORPUS", "synthetic")
 _MIN_DOC_CHARS = 100
 _SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib",
                         "__pycache__", "lib2to3", "turtledemo", "ensurepip"})
@@ -83,11 +84,12 @@ def spec_error(spec) -> str | None:
   if spec in ("embedded", "synthetic"):
     return None
   kind, sep, rest = spec.partition(":")
-  if not sep or kind not in ("text", "tfds", "seqio"):
+  if not sep or kind not in ("text", "tfds", "seqio", "nltk"):
     return f"source {spec!r} is unknown; use one of {', '.join(KINDS)}"
   if not rest.strip(" ,"):
     return f"source {spec!r} names nothing after '{kind}:'; e.g. {kind}:" + {
-        "text": "book.txt", "tfds": "lm1b", "seqio": "scaling_pydoc_topics"}[kind]
+        "text": "book.txt", "tfds": "lm1b", "seqio": "scaling_pydoc_topics",
+        "nltk": "brown,abc"}[kind]
   return None
 
 
@@ -105,6 +107,8 @@ def get_source(spec: str, options: SourceOptions | None = None) -> TextSource:
   kind = spec.partition(":")[0]
   if kind == "text":
     return text_files.text_source(spec, options)
+  if kind == "nltk":
+    return nltk_source.nltk_source(spec, options)
   if kind == "tfds":
     return tfds_source.tfds_source(spec, options)
   return seqio_source.seqio_task_source(spec, options)

@@ -25,6 +25,7 @@ class SourceOptions:
   train_split: str = "train"         # tfds:/seqio: split (or TFDS slice) for training
   validation_split: str = ""         # tfds:/seqio: "" = validation, else test
   tfds_data_dir: str = ""            # tfds: "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  nltk_data: str = ""                # nltk: "" = $NLTK_DATA, then ~/nltk_data, ...
 
   @classmethod
   def from_config(cls, data_cfg) -> "SourceOptions":

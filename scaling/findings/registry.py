@@ -19,7 +19,7 @@ import os
 
 from scaling import pyfile
 from scaling.findings import checks
-from scaling.findings.spec import NOT_RUN, Finding, Verdict
+from scaling.findings.spec import DATA_KEYS, NOT_RUN, Finding, Verdict
 from scaling.laws.errors import LawInputError
 from scaling.results import ResultsError, SweepDir
 from scaling.results.sweep import EXPERIMENT, RESULTS
@@ -31,9 +31,11 @@ class ReportInputError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Declared:
-  """A finding and the experiment file that declares it."""
+  """A finding and the experiment file that declares it; `tuning`: the
+  variant's grid protocol (scaling.sweep.tuning.Tuning), if it declares one."""
   finding: Finding
   experiment: str  # path of the experiment file: experiments/model_size.py
+  tuning: object = None
 
   @property
   def stem(self) -> str:
@@ -106,8 +108,32 @@ def collect(experiments_dir: str = "experiments") -> list[Declared]:
         raise ReportInputError(f"finding {finding.key!r} is declared in both "
                                f"{seen[finding.key]} and {path}")
       seen[finding.key] = path
-      declared.append(Declared(finding, path))
+      tuning = getattr(module, "TUNING", {}).get(finding.variant)
+      declared.append(Declared(finding, path, tuning))
+  same_criteria(declared)
   return sorted(declared, key=_order)
+
+
+def same_criteria(declared: list[Declared]) -> None:
+  """Refuses a repeated attempt whose criteria differ from its first attempt's
+  in anything but the keys that name data (spec.DATA_KEYS): a repeat may change
+  the runs, never a threshold."""
+  by_key = {d.finding.key: d.finding for d in declared}
+  for d in declared:
+    f = d.finding
+    if not f.repeats:
+      continue
+    first = by_key.get(f.repeats)
+    if first is None:
+      raise ReportInputError(f"finding {f.key} repeats {f.repeats!r}, which no experiment "
+                             "file declares")
+    keys = (set(f.criteria) | set(first.criteria)) - DATA_KEYS
+    changed = sorted(k for k in keys if f.criteria.get(k) != first.criteria.get(k))
+    if f.check != first.check or changed:
+      what = ", ".join(f"{k}: {first.criteria.get(k)!r} -> {f.criteria.get(k)!r}"
+                       for k in changed) or f"check {first.check} -> {f.check}"
+      raise ReportInputError(f"finding {f.key} repeats {first.key} with other criteria "
+                             f"({what}); a repeat keeps every threshold of its first attempt")
 
 
 def read_sweep(path: str) -> Sweep:
@@ -149,14 +175,51 @@ def not_run(reason: str) -> Verdict:
   return Verdict(NOT_RUN, {}, reason)
 
 
-def check(finding: Finding, sweep_path: str, out_dir: str) -> Verdict:
+def view(sweep_path: str, tuning=None):
+  """What a finding reads of a sweep: the SweepDir, or with a tuning protocol
+  the chosen members only (scaling.findings.tuned)."""
+  sweep = SweepDir(sweep_path)
+  if tuning is None:
+    return sweep
+  from scaling.findings.tuned import TunedSweep  # pylint: disable=g-import-not-at-top
+  return TunedSweep(sweep, tuning)
+
+
+def _with_tuning(verdict: Verdict, sweep) -> Verdict:
+  """Adds what a tuned sweep tried (each model's chosen grid point, and how many
+  sit at the grid's edge) and the seeds' run-to-run noise to a verdict."""
+  if not hasattr(sweep, "noise"):
+    return verdict
+  from scaling.sweep.tuning import point_name  # pylint: disable=g-import-not-at-top
+  done = [c for c in sweep.choices if c.complete]
+  edge = [c.chosen.members[0] for c in done if c.at_edge]
+  grid = ", ".join(f"{k} {' / '.join(f'{v:g}' for v in vs)}" for k, vs in sweep.tuning.grid.items())
+  verdict.notes.append(
+      f"Tuned: each of {len(done)} models at its best of {grid} by the tuning split "
+      f"(chosen: {', '.join(point_name(c.chosen.point) for c in done)}); "
+      + (f"{len(edge)} optima at the grid's edge ({', '.join(edge)}), so a wider grid "
+         "might lower them" if edge else "every optimum inside the grid")
+      + (f"; {len(sweep.choices) - len(done)} models' grids not finished, not judged"
+         if len(done) < len(sweep.choices) else "") + ".")
+  noise = sweep.noise()
+  if noise:
+    verdict.measured["run_to_run"] = {name: round(100 * v, 3) for name, v in noise.items()}
+    verdict.notes.append("Run-to-run noise (seeds at the chosen settings; sample standard "
+                         "deviation of the final val_loss, % of its mean): " + ", ".join(
+                             f"{name} {100 * v:.2f}% ({len(sweep.replicates()[name])} seeds)"
+                             for name, v in noise.items()))
+  return verdict
+
+
+def check(finding: Finding, sweep_path: str, out_dir: str, tuning=None) -> Verdict:
   """The finding's verdict from one sweep; "not run" when the sweep cannot show it."""
   try:
     fn = checks.get(finding.check)
   except (KeyError, ImportError, AttributeError) as e:
     return not_run(f"check {finding.check!r} is not available ({e})")
   try:
-    return fn(finding, SweepDir(sweep_path), out_dir)
+    sweep = view(sweep_path, tuning)
+    return _with_tuning(fn(finding, sweep, out_dir), sweep)
   except (checks.FindingInputError, LawInputError, ResultsError) as e:
     return not_run(str(e).splitlines()[0] if str(e) else type(e).__name__)
 
@@ -173,5 +236,5 @@ def evaluate(declared: list[Declared], sweeps: list[Sweep], out_dir: str):
                 if others else "no sweep given; ")
       out.append((d, not_run(reason + f"run: {d.sweep_command()}"), None))
     else:
-      out.append((d, check(d.finding, sweep.path, out_dir), sweep))
+      out.append((d, check(d.finding, sweep.path, out_dir, d.tuning), sweep))
   return out

@@ -26,6 +26,7 @@ from scaling.findings.registry import ReportInputError
 from scaling.findings.spec import NOT_REPRODUCED, REPRODUCED
 from scaling.results import ResultsError
 from scaling.results import io
+from scaling.sweep import tuning as tuning_lib
 
 _BADGE = {REPRODUCED: "**reproduced**", NOT_REPRODUCED: "**not reproduced**"}
 
@@ -143,7 +144,44 @@ def render(results, out: str, command: str, exported: list[str] | None = None) -
   lines += _table(results, base) + [""]
   for d, verdict, sweep in results:
     lines += _section(d, verdict, sweep, base, command)
+  lines += _grids(results)
   return "\n".join(lines)
+
+
+def _grids(results) -> list[str]:
+  """One table per tuned sweep: every model's whole grid of final tuning losses,
+  the chosen point in bold, and where the optimum sits at the grid's edge."""
+  lines, seen = [], set()
+  for d, _, sweep in results:
+    if d.tuning is None or sweep is None or sweep.path in seen:
+      continue
+    seen.add(sweep.path)
+    try:
+      view = registry.view(sweep.path, d.tuning)
+    except ResultsError as e:
+      lines += [f"## Tuning grid of `{sweep.path}`", "", f"not scored: {e}", ""]
+      continue
+    points = d.tuning.points()
+    head = [tuning_lib.point_name(p) for p in points]
+    lines += [f"## Tuning grid of `{sweep.path}`", "",
+              f"Final {d.tuning.loss_key} (the tuning split, which no finding reads) of each "
+              "model at each grid point, the mean over its seeds; the chosen point in bold. "
+              "The findings above read the chosen members only.", "",
+              "| model | " + " | ".join(head) + " | chosen | at the grid's edge |",
+              "|---|" + "---|" * (len(head) + 2)]
+    for choice in view.choices:
+      by_point = {repr(p.point): p for p in choice.points}
+      cells = []
+      for p in points:
+        gp = by_point.get(repr(p))
+        cell = "–" if gp is None else f"{gp.score:.4f}"
+        cells.append(f"**{cell}**" if gp is choice.chosen else cell)
+      model = ", ".join(f"{k.rpartition('.')[2]}={v}" for k, v in choice.model.items())
+      lines.append(f"| {_cell(model)} | " + " | ".join(cells)
+                   + f" | {choice.chosen.members[0] if choice.complete else 'grid not finished'}"
+                   + f" | {', '.join(choice.at_edge) or 'no'} |")
+    lines.append("")
+  return lines
 
 
 def write_report(sweep_dirs, out: str = "docs/findings.md",

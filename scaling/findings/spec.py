@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
+# criteria keys that name data (which evaluation set), not a threshold: the only
+# keys a repeated attempt (Finding.repeats) may set otherwise than its first
+DATA_KEYS = frozenset({"other"})
+
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 NOT_RUN = "not run"

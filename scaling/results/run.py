@@ -10,6 +10,9 @@
   per_position_loss.json  the latest per-position loss (Fig. 20 fits)
   failed.json             why a sweep member failed (scaling.sweep.runner)
   command.txt, train.log  a sweep member's command line and output
+  submitted.json          a sweep member's cluster job (scaling.sweep.slurm): its
+                          id, written when submitted, so a rerun of a killed sweep
+                          waits for that job instead of submitting it again
   checkpoints/, tb/       orbax checkpoints, TensorBoard events
 """
 
@@ -31,6 +34,7 @@ VOCAB_BPE = "vocab.tiktoken"
 PER_POSITION = "per_position_loss.json"
 FAILED = "failed.json"  # a sweep member's failure record
 COMMAND = "command.txt"  # a sweep member's scaling-train command line
+SUBMITTED = "submitted.json"  # a sweep member's submitted cluster job
 
 
 @dataclasses.dataclass
@@ -212,3 +216,14 @@ class RunDir:
   def write_failed(self, info: dict) -> None:
     io.write_json(self.file(FAILED), info)
 
+  # a sweep member's cluster job
+  def write_submission(self, record: dict) -> None:
+    """Records the cluster job now running this member (atomic)."""
+    io.write_json(self.file(SUBMITTED), record)
+
+  def submission(self) -> dict | None:
+    """The last recorded cluster job of this member, None if none (or unreadable)."""
+    try:
+      return io.read_json(self.file(SUBMITTED))
+    except (OSError, io.ResultsError):
+      return None

@@ -52,6 +52,35 @@ def gpu_ladder_config(c) -> None:
   c.eval.datasets = f"lm1b={SENTENCES}"
 
 
+# The nltk variants (the findings' second design, issue #25): a broad English
+# corpus from NLTK's data directory ($NLTK_DATA; tests use ../shared/nltk_data).
+# Chosen before any run: train on edited prose of 15 genres (Brown), film
+# reviews, rural and science news, and web text (forums, ads, scripts); hold
+# out the public addresses (State of the Union 1945-2006, inaugurals
+# 1789-2021), a genre none of the training corpora has, as the "other
+# distribution" of the transfer finding (the paper: trained on web text,
+# evaluated on books, Wikipedia, news). `:tune` is the tuning split that picks
+# each model's learning rate (scaling.sweep.tuning); no finding reads it.
+NLTK_TRAIN = "nltk:brown,movie_reviews,abc,webtext"
+NLTK_HELD_OUT = "nltk:state_union,inaugural"
+NLTK_EVAL_SETS = f"tune={NLTK_TRAIN}:tune;speeches={NLTK_HELD_OUT}"
+
+
+def nltk_schedule(c, *, steps: int, eval_every: int, schedule: str = "cosine",
+                  warmup_fraction: float = 0.05, eval_batches: int = 16) -> None:
+  """An nltk variant's run: n_ctx 128 bytes, batch 16, `steps` steps with a
+  short warmup (5%: a long fixed warmup biases small models) then `schedule`,
+  evaluated every `eval_every` steps on validation, the tuning split and the
+  held-out speeches."""
+  c.data.source = NLTK_TRAIN
+  c.model.n_ctx, c.train.batch_size = 128, 16
+  c.train.steps, c.train.warmup_steps = steps, max(int(steps * warmup_fraction), 1)
+  c.train.schedule, c.train.log_every = schedule, 25
+  c.checkpoint.every_steps = max(steps // 2, 1)
+  c.eval.every_steps, c.eval.batches = eval_every, eval_batches
+  c.eval.datasets = NLTK_EVAL_SETS
+
+
 def licence_texts() -> str:
   """An eval.datasets entry: the licence files of the installed packages, legal
   prose every install has and none of the embedded corpus's docstrings."""
@@ -113,6 +142,23 @@ def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
   return [r for r in rows if r["step"] > 0]
 
 
+def print_tuning(sweep_dir: str, tuning) -> dict:
+  """Prints each model's grid of final tuning losses and its choice; returns
+  {chosen member: the choice as a dict}."""
+  from scaling.sweep.tuning import point_name, select  # pylint: disable=g-import-not-at-top
+  sweep = SweepDir(sweep_dir)
+  rows = [{"name": r["name"], "overrides": r.get("overrides"),
+           "evals": sweep.member(r["name"]).evals()} for r in sweep.results()]
+  out = {}
+  for choice in select(rows, tuning):
+    cells = "  ".join(f"{point_name(p.point)} {p.score:.4f}" for p in choice.points)
+    edge = f"  (at the grid's edge: {', '.join(choice.at_edge)})" if choice.at_edge else ""
+    edge += "" if choice.complete else "  (grid not finished)"
+    print(f"{choice.chosen.members[0]:<28} {cells}{edge}")
+    out[choice.chosen.members[0]] = choice.to_dict()
+  return out
+
+
 def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   text = io.StringIO(newline="")
@@ -151,6 +197,7 @@ def figure(ncols: int = 1):
 
 __all__ = ["TINY_LADDER", "GPU_FLOPS", "GPU_HOURS", "GPU_VOCAB", "BOOKS", "SENTENCES",
            "gpu_schedule", "GPU_LADDER", "gpu_ladder_config", "licence_texts",
+           "NLTK_TRAIN", "NLTK_HELD_OUT", "NLTK_EVAL_SETS", "nltk_schedule",
            "finished_runs", "print_runs", "tiny_schedule", "variant_config",
            "ladder_members", "ladder_or_sizes", "size_members",
-           "learning_curves", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
+           "learning_curves", "print_tuning", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]

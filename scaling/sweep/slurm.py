@@ -12,12 +12,19 @@ are the same. Two layers bring a member back after it is cut short:
     old one's lock (--lock_wait) before it resumes, so no run directory ever
     has two writers.
 
+Each submitted job's id is recorded in DIR/<member>/submitted.json (through
+scaling.results). A sweep process that is itself killed (SIGKILL, a lost
+login node) leaves its jobs running; the rerun finds each one still queued or
+running from that record and waits for it (adopts it) instead of submitting
+the member again.
+
 `--slurm-cluster local` uses submitit's local executor (jobs are processes on
 this machine): the path the tests take.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -28,6 +35,7 @@ import time
 
 from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
+from scaling.results import RunDir
 from scaling.results.io import write_json
 from scaling.exitcodes import EXIT_BUSY  # a member's "workdir busy" (scaling.train.runlock)
 
@@ -122,9 +130,13 @@ class SubmititRunner(Runner):
     with self._executor_lock:
       if self._executor is None:
         import submitit  # pylint: disable=g-import-not-at-top
-        folder = os.path.join(self.sweep_dir, ".submitit", "%j")
-        self._executor = submitit.AutoExecutor(folder=folder, cluster=self.options.cluster)
+        self._executor = submitit.AutoExecutor(folder=self._job_folder,
+                                               cluster=self.options.cluster)
       return self._executor
+
+  @property
+  def _job_folder(self) -> str:
+    return os.path.join(self.sweep_dir, ".submitit", "%j")
 
   def _submit(self, member, cmd, member_dir, attempt):
     executor = self.executor()
@@ -134,6 +146,9 @@ class SubmititRunner(Runner):
       job = executor.submit(MemberJob(cmd, member_dir, attempt, self.member_env()))
     if self.options.cluster == "local" and hasattr(job, "_results_timeout_s"):
       job._results_timeout_s = 2  # pylint: disable=protected-access  # no NFS lag to wait out
+    RunDir(member_dir).write_submission(
+        {"job_id": str(job.job_id), "cluster": self.options.cluster, "attempt": attempt,
+         "submitted": time.time(), "by_pid": os.getpid(), "host": socket.gethostname()})
     with self._lock:
       self._jobs[member.name] = job
     self.log(f"{member.name}: submitted as job {job.job_id}"
@@ -149,11 +164,28 @@ class SubmititRunner(Runner):
     except Exception:  # pylint: disable=broad-except  # submitit's job-failure errors
       return None
 
+  def _adopt(self, member, member_dir):
+    """The job an earlier (killed) sweep submitted for `member` if it is still
+    queued or running, else None."""
+    record = RunDir(member_dir).submission()
+    if not record or record.get("cluster") != self.options.cluster:
+      return None
+    job = earlier_job(self._job_folder, str(record["job_id"]), self.options.cluster)
+    if job.done():
+      return None
+    with self._lock:
+      self._jobs[member.name] = job
+    self.log(f"{member.name}: job {record['job_id']} of an earlier sweep is still "
+             "running; waiting for it instead of submitting again")
+    return job
+
   def execute(self, member, cmd, member_dir) -> int:
+    job = self._adopt(member, member_dir)
     for attempt in range(self.options.max_requeues + 1):
       if self.stopping.is_set():
         return EXIT_PREEMPTED
-      code = self._wait(self._submit(member, cmd, member_dir, attempt))
+      code = self._wait(job or self._submit(member, cmd, member_dir, attempt))
+      job = None
       if code == EXIT_BUSY:
         return busy(member, self.log)
       if code not in (None, EXIT_PREEMPTED) or self.stopping.is_set():
@@ -181,3 +213,43 @@ def busy(member, log) -> int:
       "sweep?); leaving it, rerun the sweep once that job ends")
   return EXIT_PREEMPTED
 
+
+def earlier_job(folder: str, job_id: str, cluster: str):
+  """A submitit handle for a job that another (killed) sweep process submitted."""
+  import submitit  # pylint: disable=g-import-not-at-top
+  if cluster == "slurm":
+    return submitit.SlurmJob(folder=folder, job_id=job_id)  # done() asks sacct
+  from submitit.local.local import LocalJob  # pylint: disable=g-import-not-at-top
+
+  class EarlierLocalJob(LocalJob):
+    """No Popen handle here: done() and cancel() go by the job id, which is
+    the pid of submitit's local job controller."""
+    _results_timeout_s = 2
+
+    def done(self, force_check: bool = False) -> bool:
+      del force_check
+      return not _local_job_alive(int(self.job_id))
+
+    def cancel(self, check: bool = True) -> None:
+      del check
+      with contextlib.suppress(OSError):
+        os.kill(int(self.job_id), signal.SIGINT)
+
+  return EarlierLocalJob(folder=folder, job_id=job_id)
+
+
+def _local_job_alive(pid: int) -> bool:
+  """Whether local job controller `pid` still runs (not a zombie, not a reused pid)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      state = f.read().rsplit(")", 1)[1].split()[0]
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+      return state != "Z" and b"submitit" in f.read()
+  except FileNotFoundError:
+    return False
+  except OSError:  # no /proc: the pid alone
+    try:
+      os.kill(pid, 0)
+    except OSError:
+      return False
+    return True

@@ -11,6 +11,7 @@ before the digest existed restore unchecked.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -95,6 +96,9 @@ def identity(config) -> dict:
           for section, keys in RESUME_KEYS.items()}
 
 
+COMMIT_MARKER = "commit_success.txt"  # orbax writes it just before the final rename
+
+
 class Checkpointer:
   def __init__(self, workdir: str, *, keep: int, async_save: bool = True,
                read_only: bool = False, log=None):
@@ -106,6 +110,7 @@ class Checkpointer:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=not read_only, read_only=read_only,
             enable_async_checkpointing=async_save and not read_only))
+    self._unconfirmed: list[int] = []  # steps saved since the last successful wait
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -137,6 +142,7 @@ class Checkpointer:
   def save(self, step: int, state, config, *, force: bool = False) -> bool:
     """Starts an asynchronous save; raises CheckpointError if this or an earlier
     save failed (orbax reports a background failure at the next call)."""
+    self._unconfirmed.append(int(step))
     try:
       return self.manager.save(step, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state),
@@ -145,6 +151,7 @@ class Checkpointer:
                                   "digest_algorithm": fingerprint.ALGORITHM})),
           force=force)
     except Exception as e:  # pylint: disable=broad-except
+      self._set_aside_unfinished()
       raise CheckpointError(f"saving a checkpoint in {self.directory} failed at step "
                             f"{step}: {_first_line(e)}; free space or fix the "
                             "directory, then rerun to resume from the last complete one"
@@ -242,9 +249,26 @@ class Checkpointer:
     try:
       self.manager.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
+      self._set_aside_unfinished()
       raise CheckpointError(f"saving a checkpoint in {self.directory} failed: "
                             f"{_first_line(e)}; free space or fix the directory, then "
                             "rerun to resume from the last complete one") from e
+    self._unconfirmed = []
+
+  def _set_aside_unfinished(self) -> None:
+    """After a failed save: a step directory of an unconfirmed save under its
+    final name but without orbax's commit marker is moved to
+    checkpoints-damaged/, so no later run can take it for a checkpoint. (orbax
+    renames only after the marker is written, so this guards against a
+    storage layer or orbax version that does otherwise.) A failure after the
+    rename leaves a complete checkpoint, which stays."""
+    unfinished = [s for s in self._unconfirmed
+                  if os.path.isdir(os.path.join(self.directory, str(s)))
+                  and not os.path.exists(os.path.join(self.directory, str(s), COMMIT_MARKER))]
+    self._unconfirmed = []
+    if unfinished and jax.process_count() == 1:  # (_move_aside syncs every process)
+      with contextlib.suppress(Exception):  # the save's own error is what gets reported
+        self._move_aside(unfinished)
 
   def close(self) -> None:
     """Closes the manager (waiting for saves); a second call does nothing."""
