@@ -12,6 +12,7 @@ from scaling.results import SweepDir
 from scaling.results import io as results_io
 from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
+from scaling.sweep.tuning import point_name, select
 
 # (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
 TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
@@ -145,7 +146,6 @@ def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
 def print_tuning(sweep_dir: str, tuning) -> dict:
   """Prints each model's grid of final tuning losses and its choice; returns
   {chosen member: the choice as a dict}."""
-  from scaling.sweep.tuning import point_name, select  # pylint: disable=g-import-not-at-top
   sweep = SweepDir(sweep_dir)
   rows = [{"name": r["name"], "overrides": r.get("overrides"),
            "evals": sweep.member(r["name"]).evals()} for r in sweep.results()]
