@@ -5,11 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Two workers (the CI machine has 2 cores); --dist loadgroup keeps each
-# xdist_group on one worker. JAX_COMPILATION_CACHE_DIR: every process (the
-# workers and the trainings they start) shares compiled programs for the run.
+# Two workers (the CI machine has 2 cores). --dist loadfile keeps a file on one
+# worker, so a module fixture that trains or builds runs once (xdist_group
+# marks are ignored with pytest 9.2 and xdist 3.8). JAX_COMPILATION_CACHE_DIR:
+# every process (the workers and the trainings they start) shares compiled
+# programs, kept between runs under .venv.
 PYTEST_JOBS ?= 2
-PYTEST      := $(BIN)/python -m pytest -q -n $(PYTEST_JOBS) --dist loadgroup --durations=20
+PYTEST      := $(BIN)/python -m pytest -q -n $(PYTEST_JOBS) --dist loadfile --durations=20
 JAX_CACHE   := $(VENV)/jax-cache
 TEST_ENV    := JAX_COMPILATION_CACHE_DIR=$(abspath $(JAX_CACHE)) \
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \

@@ -23,7 +23,7 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book_store")]  # one store for the module
+pytestmark = pytest.mark.slow  # trains on a book
 
 SPM = "spm:512"
 

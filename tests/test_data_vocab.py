@@ -15,8 +15,6 @@ from scaling.data.errors import DataError
 from scaling.data.sources import get_source
 from scaling.data.vocab import SpmVocab, get_vocab, spec_error, vocab_size_of
 
-pytestmark = pytest.mark.xdist_group("spm_vocab")  # one SentencePiece training for the module
-
 SIZE = 512
 
 

@@ -15,8 +15,6 @@ from scaling.findings.checks import ladder
 from scaling.laws.curves import Curve
 from sweep_fixtures import Member, write_sweep
 
-pytestmark = pytest.mark.xdist_group("truth_sweep")  # its module fixture builds once
-
 EXPERIMENT = pyfile.load("experiments/model_size.py", "experiment")
 FINDINGS = {f.key: f for f in EXPERIMENT.FINDINGS}
 N_M = np.array([12 * l * d * d for l, d, _ in EXPERIMENT.CPU_LADDER], float)

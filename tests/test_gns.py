@@ -25,8 +25,6 @@ from scaling.train.loop import prepare, train
 from scaling.sharding import make_mesh
 from scaling.validation import ConfigError, validate
 
-pytestmark = pytest.mark.xdist_group("gns_run")  # its module fixture trains once
-
 
 # ------------------------------------------------------------ linear regression
 

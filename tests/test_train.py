@@ -16,7 +16,7 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_run")]  # one training for the module
+pytestmark = pytest.mark.slow  # trains (one module fixture, once: make test uses --dist loadfile)
 
 
 @pytest.fixture(scope="module")
