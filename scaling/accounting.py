@@ -10,7 +10,7 @@ import math
 
 import jax
 
-from scaling.laws.constants import PF_DAY  # pylint: disable=unused-import
+from scaling.constants import PF_DAY  # pylint: disable=unused-import
 
 # Top-level parameter collections that are embeddings in the paper's sense.
 EMBEDDING_KEYS = frozenset({"embed", "pos_embed", "unembed"})

@@ -14,6 +14,10 @@ from typing import Any
 import ml_collections
 from ml_collections import config_dict
 
+from scaling import pyfile
+from scaling.config_formats import data_parallel, eval_sets_of
+from scaling.constants import LR_A, LR_B
+
 # size: (n_layer, d_model, n_heads, n_ctx, batch_size). The small rows are sized
 # for a CPU; from `small` up they follow the paper's n_ctx = 1024.
 SIZES = {
@@ -247,9 +251,7 @@ class RunConfig:
 
   @classmethod
   def from_resolved(cls, r: ml_collections.ConfigDict, *, n_devices: int) -> "RunConfig":
-    from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
     from scaling.models.family import family, padded_vocab  # pylint: disable=g-import-not-at-top
-    from scaling.validation import data_parallel  # pylint: disable=g-import-not-at-top
     sections = {k: config_dict.FrozenConfigDict(r[k]) for k in SECTIONS}
     return cls(name=r.name, **sections, family=family(r.model),
                batch_tokens=r.train.batch_size * r.data.seq_len,
@@ -266,7 +268,6 @@ class RunConfig:
 
 def kaplan_lr(n: float) -> float:
   """LR(N) ≈ 0.003239 − 0.0001395·ln(N) (Kaplan et al. Appendix D.6)."""
-  from scaling.laws.constants import LR_A, LR_B  # pylint: disable=g-import-not-at-top
   return LR_A + LR_B * math.log(n)
 
 
@@ -299,6 +300,5 @@ def _merged(defaults: dict, saved: dict) -> dict:
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
   """Loads 'path/to/config.py[:ARGS]' by calling its get_config(ARGS)."""
-  from scaling import pyfile  # pylint: disable=g-import-not-at-top
   path, _, arg = spec.partition(":")
   return pyfile.load(path, "config").get_config(arg or None)

@@ -114,3 +114,9 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
+
+
+def device_batch(batch: dict, mesh: Mesh) -> dict:
+  """This process's rows of a global batch, as arrays sharded over the batch."""
+  sharding = batch_sharding(mesh)
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}

@@ -11,6 +11,8 @@ import dataclasses
 from typing import Callable
 
 from scaling.config import OPTIMIZERS, SCHEDULES, SIZES
+from scaling.config_formats import (data_parallel, eval_sets_of, mesh_data,
+                                    parse_injection, per_device_batch)
 from scaling.data import sources, vocab
 from scaling.models import KINDS
 
@@ -38,7 +40,6 @@ def _data_error(check):
   return (lambda c, n: error(c) is None), (lambda c, n: error(c))
 
 def _eval_datasets_error(c):
-  from scaling.data.datasets import eval_sets_of  # pylint: disable=g-import-not-at-top
   if eval_sets_of(c.eval) and c.data.source == "synthetic":
     return "eval.datasets needs a text data.source for its vocabulary, not synthetic"
   return None
@@ -47,23 +48,12 @@ def _platform() -> str:
   import jax  # pylint: disable=g-import-not-at-top
   return jax.default_backend()
 
-def _mesh_data(c, n):
-  return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model * c.mesh.fsdp, 1)
-
-def data_parallel(c, n_devices: int) -> int:
-  """Devices a config's batch is split over on `n_devices`: mesh.data x mesh.fsdp."""
-  return max(_mesh_data(c, n_devices), 1) * c.mesh.fsdp
-
 def _injection_ok(spec):
-  from scaling.train.step import parse_injection  # pylint: disable=g-import-not-at-top
   try:
     parse_injection(spec)
     return True
   except ValueError:
     return False
-
-def _per_device_batch(c, n):
-  return c.train.batch_size // data_parallel(c, n)
 
 _GNS_RULES = (
     _positive_int("gns", "microbatches"),
@@ -71,11 +61,11 @@ _GNS_RULES = (
          lambda c, n: f"gns.microbatches={c.gns.microbatches} does not divide "
                       f"train.batch_size={c.train.batch_size}; choose a divisor of "
                       f"{c.train.batch_size}"),
-    Rule("gns.microbatches", lambda c, n: _per_device_batch(c, n) % c.gns.microbatches == 0,
+    Rule("gns.microbatches", lambda c, n: per_device_batch(c, n) % c.gns.microbatches == 0,
          lambda c, n: f"gns.microbatches={c.gns.microbatches} does not divide the per-device "
-                      f"batch of {_per_device_batch(c, n)} (train.batch_size="
+                      f"batch of {per_device_batch(c, n)} (train.batch_size="
                       f"{c.train.batch_size} over {data_parallel(c, n)} data-parallel devices); "
-                      f"choose a divisor of {_per_device_batch(c, n)}"),
+                      f"choose a divisor of {per_device_batch(c, n)}"),
     Rule("gns.enabled", lambda c, n: not c.gns.enabled or c.gns.microbatches >= 2,
          lambda c, n: f"gns.enabled=True with gns.microbatches={c.gns.microbatches}: one "
                       "micro-batch cannot estimate noise; set gns.microbatches >= 2 "
@@ -189,8 +179,8 @@ RULES = (
          and n % (c.mesh.fsdp * c.mesh.model) == 0,
          lambda c, n: f"mesh.fsdp={c.mesh.fsdp} x mesh.model={c.mesh.model} must be >= 1 "
                       f"and divide the {n} devices"),
-    Rule("mesh.data", lambda c, n: _mesh_data(c, n) >= 1
-         and _mesh_data(c, n) * c.mesh.fsdp * c.mesh.model == n,
+    Rule("mesh.data", lambda c, n: mesh_data(c, n) >= 1
+         and mesh_data(c, n) * c.mesh.fsdp * c.mesh.model == n,
          lambda c, n: f"mesh.data={c.mesh.data} x mesh.fsdp={c.mesh.fsdp} x mesh.model="
                       f"{c.mesh.model} does not match the {n} devices; set mesh.data=-1 "
                       f"or make the product {n}"),

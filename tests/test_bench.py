@@ -25,6 +25,7 @@ def test_peak_table_knows_the_h100():
   assert peak_flops(Dev())[0] == 989e12
 
 
+@pytest.mark.slow
 def test_cli_writes_json(tmp_path):
   out = tmp_path / "b.json"
   r = run_cli("scaling.cli.bench", "--config", "configs/transformer.py:size=nano",
@@ -53,6 +54,7 @@ def test_lstm_mfu_count_has_no_attention_term():
 _TEST_LEVERS = "logits_bf16,xla_lhs"  # one config lever, one XLA-flags lever (own process)
 
 
+@pytest.mark.slow
 def test_paper_suite_runs_every_row_at_tiny_shapes(tmp_path):
   from scaling.bench import plan as bench_plan  # pylint: disable=g-import-not-at-top
   out = tmp_path / "bench"

@@ -139,6 +139,7 @@ def test_bad_branch_sweeps_are_one_line(tmp_path, capsys):
   assert fit_cli.main(["branches", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
 
 
+@pytest.mark.slow
 def test_a_branch_resumes_from_the_copied_checkpoint(tmp_path):
   from scaling.sweep.experiment import load_experiment
   from scaling.train.loop import train

@@ -87,6 +87,7 @@ def check_every_result_once(sweep_dir, out, err, before):
     assert f.readlines()[:FIRST_CHECKPOINT] == before  # the lines (with timings) stayed
 
 
+@pytest.mark.slow
 def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")
   code, out, err, killed, before = sweep_killing_one_job(
@@ -106,7 +107,7 @@ def test_slurm_backend_resubmits_a_killed_job_which_resumes(experiment_file, tmp
   assert again.returncode == 0 and again.stdout.count(": skipped") == 3, again.stdout
 
 
-
+@pytest.mark.slow
 def test_a_rerun_after_the_slurm_sweep_itself_is_sigkilled_adopts_its_jobs(experiment_file,
                                                                           tmp_path):
   """SIGKILL of scaling-sweep (not of a job): its jobs run on; the rerun waits
@@ -166,6 +167,7 @@ def _lock_holder(path: str) -> int | None:
   return int(words[1]) if len(words) > 1 and words[0] == "pid" else None
 
 
+@pytest.mark.slow
 def test_ray_backend_retries_a_killed_worker_which_resumes(experiment_file, tmp_path):
   pytest.importorskip("ray")
   sweep_dir = str(tmp_path / "sweep")

@@ -64,6 +64,7 @@ def test_batch_not_divisible_by_data_parallel_devices():
     validate(r, n_devices=8)
 
 
+@pytest.mark.slow
 def test_cli_bad_input_exits_2_with_one_line_and_keeps_the_checkpoint(tmp_path):
   workdir = str(tmp_path / "run")
   base = ["--config", "configs/transformer.py:size=nano", "--workdir", workdir,

@@ -26,6 +26,7 @@ print(s.path, s.manifest["splits"]["train"]["tokens"])
 """
 
 
+@pytest.mark.slow
 def test_two_processes_building_one_store_build_it_once(tmp_path):
   book = write(tmp_path / "book.txt", book_text(200_000))
   cache = str(tmp_path / "cache")
@@ -68,6 +69,7 @@ def test_a_truncated_store_names_the_source_and_the_fix(tmp_path):
   rebuilt.verify(checksums=True)
 
 
+@pytest.mark.slow
 def test_scaling_data_build_info_and_list(tmp_path):
   book = write(tmp_path / "book.txt", book_text(50_000))
   cache = str(tmp_path / "cache")

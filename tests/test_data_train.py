@@ -23,6 +23,8 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
+pytestmark = pytest.mark.slow  # trains on a book
+
 SPM = "spm:512"
 
 

@@ -20,6 +20,7 @@ def test_every_paper_result_has_an_experiment():
           "batch_size_scan", "learning_curves", "context_position", "learning_rate"} <= names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
 def test_tiny_first_member_trains_a_step_and_full_members_are_valid(path, tmp_path):
   for variant in ("tiny", None):

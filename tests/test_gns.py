@@ -100,7 +100,7 @@ def _step_fn(cfg, gns_cfg):
 def test_accumulated_update_equals_the_one_batch_update():
   cfg = prepare(small_config("nano", **{"train.batch_size": 16, "train.optimizer": "adam",
                                         "train.warmup_steps": 0, "train.lr": 1e-3}))
-  from scaling.data import open_dataset  # pylint: disable=g-import-not-at-top
+  from scaling.data.datasets import open_dataset  # pylint: disable=g-import-not-at-top
   from scaling.data.batches import Batches  # pylint: disable=g-import-not-at-top
   batches = Batches(open_dataset(cfg.data, progress=False).tokens("train"),
                     cfg.data.seq_len, cfg.train.batch_size, cfg.train.seed)
@@ -146,6 +146,7 @@ def _rows(workdir):
           for r in records.read_jsonl(os.path.join(workdir, "metrics.jsonl"))]
 
 
+@pytest.mark.slow
 def test_tiny_train_logs_finite_positive_b_noise(gns_run):
   c, workdir = gns_run
   rows = _rows(workdir)
@@ -165,6 +166,7 @@ def test_tiny_train_logs_finite_positive_b_noise(gns_run):
   assert rows[-1]["gns_trace_sigma"] == pytest.approx(ema / (1 - decay ** len(rows)), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_resume_with_gns_is_exact_because_the_ema_is_checkpointed(gns_run, tmp_path):
   c, workdir = gns_run
   resumed = str(tmp_path / "resumed")
@@ -174,6 +176,7 @@ def test_resume_with_gns_is_exact_because_the_ema_is_checkpointed(gns_run, tmp_p
   assert _rows(resumed) == _rows(workdir)
 
 
+@pytest.mark.slow
 def test_resume_with_gns_toggled_is_refused(gns_run):
   c, workdir = gns_run
   off = c.copy_and_resolve_references()
@@ -273,6 +276,7 @@ def test_fit_hyperbola_is_exact_on_exact_points():
   assert critical_batch.fit_hyperbola(b, s) == pytest.approx((120, 2.4e5), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_bcrit_cli_prints_b_crit_beside_b_noise_and_writes_fit(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
   out = run_cli("scaling.cli.fit", "bcrit", root, "--levels", "4")  # as scaling-fit bcrit
@@ -294,6 +298,7 @@ def test_too_few_batch_sizes_is_named(tmp_path):
     fit_bcrit_from_runs(root)
 
 
+@pytest.mark.slow
 def test_unreached_target_loss_names_the_runs_and_the_cli_writes_nothing(tmp_path):
   root = write_synthetic_scan(str(tmp_path / "scan"))
   with pytest.raises(BcritError, match=r"target loss 1.5000 was reached by 0 run.*b4 \(B=4"):

@@ -13,10 +13,11 @@ import pytest
 from conftest import run_cli, small_config
 from data_texts import book_text, write
 from scaling.data import gpt2_vocab
-from scaling.data.datasets import load_run_vocab, model_vocab_size, run_vocab
+from scaling.data.datasets import model_vocab_size
 from scaling.data.errors import DataError
 from scaling.data.gpt2_vocab import Gpt2Vocab
 from scaling.data.vocab import get_vocab, spec_error, vocab_size_of
+from scaling.train.vocab_files import load_run_vocab, run_vocab
 
 MERGES = [b"th", b"he", b"the", b" t", b" the", b"in", b"er", b"an", b" a", b"on", b"re",
           b"ing", b" s", b"es", b"en", b"at"]
@@ -88,6 +89,7 @@ def test_seqio_encodes_like_python(bpe):
   assert seqio_vocab.eos_id == vocab.eos_id and seqio_vocab.vocab_size == vocab.vocab_size
 
 
+@pytest.mark.slow
 def test_a_run_end_to_end_then_eval_from_its_own_copy(bpe, tmp_path, monkeypatch):
   book = write(tmp_path / "book.txt", book_text(40_000))
   workdir = str(tmp_path / "run")

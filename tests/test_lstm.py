@@ -227,6 +227,7 @@ def test_kaplan_lr_uses_the_lstm_n():
   assert cfg.train.lr == pytest.approx(configlib.kaplan_lr(accounting.lstm_n_formula(2, 128)))
 
 
+@pytest.mark.slow
 def test_lstm_trains_through_the_cli_and_resumes(tmp_path):
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top

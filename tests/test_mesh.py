@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # a training on 8 forced host devices
 
 JOB = os.path.join(REPO, "tests", "mesh_job.py")
 

@@ -9,9 +9,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from conftest import REPO
 from scaling.results import io as records
+
+pytestmark = pytest.mark.slow  # two-process trainings
 
 ARGS = ["--config", "configs/transformer.py:size=nano", "--progress=false",
         "--config.train.steps=16", "--config.train.log_every=1",

@@ -11,6 +11,8 @@ from nbclient import NotebookClient
 from conftest import REPO
 from scaling.results import SweepDir, Summary
 
+pytestmark = pytest.mark.slow  # runs each notebook in a kernel
+
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "*.ipynb")))
 
 

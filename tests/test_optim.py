@@ -125,6 +125,7 @@ def test_an_unknown_parameter_name_is_refused_with_the_fix():
     optim.decay_mask({"mystery": jnp.zeros((2, 2))})
 
 
+@pytest.mark.slow
 def test_adafactor_trains_within_5_percent_of_adamw(tmp_path):
   """nano widened to d_model 128, so that Adafactor factors its matrices."""
   losses = {}

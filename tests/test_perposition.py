@@ -88,6 +88,7 @@ def test_shared_block_is_applied_n_layer_times():
   assert float(jnp.abs(once.hidden(tokens) - model.hidden(tokens)).max()) > 1e-3
 
 
+@pytest.mark.slow
 def test_a_shared_layer_run_summary(tmp_path):
   c = small_config("nano", **{"model.share_layers": True, "model.n_layer": 3,
                               "train.steps": 4, "eval.every_steps": 4, "data.seq_len": 32})
@@ -159,6 +160,7 @@ def test_position_windows_start_every_stride_tokens_and_split_across_processes()
     window_batches(tokens, seq_len, 4, 64, span=100)
 
 
+@pytest.mark.slow
 def test_a_run_with_position_stride_scores_overlapping_windows(tmp_path):
   from scaling.cli.eval import evaluate_run
   c = small_config("nano", **{"train.steps": 4, "eval.every_steps": 4, "data.seq_len": 32,

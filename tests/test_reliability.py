@@ -30,6 +30,8 @@ from scaling.train import state as statelib
 from scaling.train import step as steplib
 from scaling.train.loop import Diverged, train
 
+pytestmark = pytest.mark.slow  # every test trains through the CLI
+
 
 def _cfg(**kw):
   base = {"train.steps": 12, "train.log_every": 4, "checkpoint.every_steps": 5,

@@ -133,6 +133,7 @@ def test_the_same_seed_gives_the_same_initial_weights_with_scan():
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 def test_scan_and_unrolled_runs_with_weight_decay_give_the_same_losses(tmp_path):
   """Through the real loop: same init, same decay mask, same per-step losses."""
   from conftest import small_config  # pylint: disable=g-import-not-at-top

@@ -50,6 +50,7 @@ def _results(sweep_dir):
     return [json.loads(line) for line in f]
 
 
+@pytest.mark.slow
 def test_failure_is_isolated_then_rerun_skips_finished(experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")
   first = run_cli("scaling.cli.sweep", "--config", f"{experiment_file}:with_failure",
@@ -104,6 +105,7 @@ def test_bad_member_override_is_refused_before_anything_runs(tmp_path):
     load_experiment(str(tmp_path / "missing.py"))
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_and_records_each_member_once(experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")
   env = dict(os.environ, PYTHONPATH=REPO)
@@ -164,6 +166,7 @@ def _alive(pid):
     return False
 
 
+@pytest.mark.slow
 def test_a_sigkilled_runner_takes_its_member_down_and_a_rerun_writes_each_step_once(
     experiment_file, tmp_path):
   sweep_dir = str(tmp_path / "sweep")

@@ -101,6 +101,7 @@ def test_missing_wandb_is_one_line(tmp_path, monkeypatch):
     tracking.make_writer(str(tmp_path), tensorboard=False, wandb_project="p")
 
 
+@pytest.mark.slow
 def test_a_training_run_logs_through_the_writer_to_wandb_offline(tmp_path, monkeypatch):
   """log.wandb: the real loop's metrics and evaluations reach W&B (offline) and
   TensorBoard as well as the JSONL files."""

@@ -16,6 +16,8 @@ from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
 
+pytestmark = pytest.mark.slow  # trains (one module fixture, once: make test uses --dist loadfile)
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):

@@ -26,6 +26,7 @@ import numpy as np
 from scaling.bench import measure as bench
 from scaling.bench import plan as bench_plan
 from scaling.bench.rows import row_config
+from scaling.train import state as statelib
 
 _SHAPE = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*f32\[([\d,]*)\]")
 _COMPUTATION = re.compile(r"^(ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
@@ -78,7 +79,6 @@ def _same_avals(a, b) -> bool:
 def _cache_after_steps(row: dict) -> int:
   """Runs 3 steps of a row's step; the jit cache's size (1: no recompilation)."""
   step, setup, cfg, sharding = bench.build_step(row_config(row), vocab_size=row["vocab"])
-  from scaling.train import state as statelib  # pylint: disable=g-import-not-at-top
   state = statelib.init_state(cfg.model, setup, cfg.train.seed)
   batch = jax.device_put(bench.synthetic_batch(np.random.default_rng(0), cfg.train.batch_size,
                                                cfg.data.seq_len, cfg.model.vocab_size), sharding)

@@ -19,12 +19,12 @@ import time
 
 import numpy as np
 
+from scaling import config as configlib
 from scaling.results.io import write_json
 
 
 def row_config(row: dict):
   """The run config a row describes: the project's defaults, AdamW, synthetic tokens."""
-  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
   c = configlib.base_config()
   m = c.model
   m.kind = row["model"]

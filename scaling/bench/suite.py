@@ -20,6 +20,7 @@ import time
 
 from scaling.bench import peers as bench_peers
 from scaling.bench import report as bench_report
+from scaling.bench import rows as bench_rows
 from scaling.bench.plan import PAPER_TABLE, PAPER_TABLE_SOURCE
 from scaling.results.io import write_json
 
@@ -67,7 +68,6 @@ def _run_one(row: dict, *, isolate: bool, timeout_s: float, peers_dir: str) -> d
     return _in_child("scaling.bench.peers", row, timeout_s)
   if isolate or row.get("xla_flags"):
     return _in_child("scaling.bench.rows", row, timeout_s)
-  from scaling.bench import rows as bench_rows  # pylint: disable=g-import-not-at-top
   try:
     return bench_rows.run_row(row)
   except Exception as e:  # pylint: disable=broad-except
@@ -120,7 +120,6 @@ def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolat
     log(bench_report.one_line(done[-1]))
   _ratios(done, tiny)
   if not isolate and not all(r.get("versions") for r in done):
-    from scaling.bench import rows as bench_rows  # pylint: disable=g-import-not-at-top
     jax_versions = bench_rows.versions()
   else:
     jax_versions = next((r["versions"] for r in done if r.get("versions")

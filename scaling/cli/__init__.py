@@ -16,10 +16,8 @@ from scaling import quiet
 
 quiet.setup()
 
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3       # scaling-train: a non-finite loss or gradient
-EXIT_PREEMPTED = 75     # EX_TEMPFAIL: run the same command again to resume
-EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader (`| head -1`) stopped reading
+from scaling.exitcodes import (EXIT_BAD_INPUT, EXIT_CLOSED_PIPE,  # pylint: disable=unused-import
+                               EXIT_DIVERGED, EXIT_PREEMPTED)
 
 
 def script(main):

@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def evaluate_run(*args, **kwargs) -> dict:
-  """scaling.train.evaluator.evaluate_run (imported on use: --help stays fast)."""
-  from scaling.train.evaluator import evaluate_run as run  # pylint: disable=g-import-not-at-top
+  """scaling.train.offline_eval.evaluate_run (imported on use: --help stays fast)."""
+  from scaling.train.offline_eval import evaluate_run as run  # pylint: disable=g-import-not-at-top
   return run(*args, **kwargs)
 
 

@@ -19,6 +19,7 @@ import signal
 import sys
 
 from scaling.cli import EXIT_BAD_INPUT, EXIT_PREEMPTED, Parser, examples, script
+from scaling.sweep.experiment import describe  # the dry run's N, D, C of a member
 
 # Rough sustained training FLOP/s per device, for --dry-run time estimates only.
 DEFAULT_FLOPS = {"cpu": 3e10, "gpu": 3.5e14, "tpu": 1e14}
@@ -44,24 +45,6 @@ def _parser():
   from scaling.sweep import backends  # pylint: disable=g-import-not-at-top
   backends.add_flags(p)
   return p
-
-
-def describe(experiment, member) -> dict:
-  """N (exact, from the abstract parameter tree), D, C = 6·N·D for a member."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from flax import nnx  # pylint: disable=g-import-not-at-top
-  from scaling import accounting, config as configlib  # pylint: disable=g-import-not-at-top
-  from scaling.data.datasets import model_vocab_size  # pylint: disable=g-import-not-at-top
-  cfg = experiment.member_config(member)
-  cfg = configlib.RunConfig.from_resolved(
-      configlib.resolve(cfg, vocab_size=model_vocab_size(cfg), platform=jax.default_backend()),
-      n_devices=jax.device_count())
-  model = nnx.eval_shape(lambda: cfg.family.build(cfg.model, nnx.Rngs(params=0)))
-  params = nnx.to_pure_dict(nnx.split(model)[1])
-  n = accounting.count_params(params)["nonembedding"]
-  flops = cfg.family.flops(cfg.model, params)  # the one count a run records too
-  tokens = cfg.train.steps * cfg.batch_tokens
-  return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}
 
 
 @script

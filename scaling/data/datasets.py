@@ -1,34 +1,21 @@
 """A run's data: its vocabulary, training and evaluation batches, extra
 evaluation sets. The glue between `data.*` / `eval.*` config and the modules
-that do the work; used by the training loop and scaling-eval.
-
-A run's vocabulary is fixed when it starts: it is written into the workdir
-(vocab.json, and vocab.model for SentencePiece or vocab.tiktoken for GPT-2's
-BPE), and a resumed run or an evaluation uses that copy, so all of them see
-the same ids.
+that do the work; used by the training loop and scaling-eval. The run's own
+copy of its vocabulary is the train side's (scaling/train/vocab_files.py).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Iterable
 
+from scaling.config_formats import default_name, eval_sets_of, parse_eval_datasets  # pylint: disable=unused-import
 from scaling.data.batches import Batches, eval_batches, window_batches
 from scaling.data.errors import DataError
-from scaling.data.sources import SourceOptions, get_source, spec_error
+from scaling.data.sources import SourceOptions, get_source
 from scaling.data.store import Store, build_store
 from scaling.data.synthetic import SYNTHETIC_VOCAB_SIZE, SyntheticData
-from scaling.data.gpt2_vocab import Gpt2Vocab, is_gpt2
-from scaling.data.vocab import ByteVocab, SpmVocab, get_vocab, vocab_size_of
-from scaling.results import run as run_files
-from scaling.results.run import RunDir
-
-RUN_VOCAB_JSON, RUN_VOCAB_MODEL = run_files.VOCAB_JSON, run_files.VOCAB_MODEL
-RUN_VOCAB_BPE = run_files.VOCAB_BPE
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-
+from scaling.data.vocab import get_vocab, vocab_size_of
 
 def model_vocab_size(config) -> int:
   """The vocabulary size a run's model needs; trains and builds nothing."""
@@ -55,69 +42,6 @@ def open_dataset(data_cfg, *, source: str | None = None, vocab=None, progress: b
     vocab = get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
                       progress=progress, max_train_tokens=seen)
   return build_store(text_source, vocab, _cache_dir(data_cfg), progress=progress)
-
-
-def run_vocab(data_cfg, workdir: str, *, progress: bool = True):
-  """The run's vocabulary: the workdir's copy if the run has one for this
-  data.vocab, else data.vocab itself (trained or reused for spm:SIZE)."""
-  if data_cfg.source == "synthetic":
-    return None
-  saved = RunDir(workdir).vocab_info()
-  if saved and saved.get("spec") == data_cfg.vocab and saved.get("file"):
-    vocab = _saved_spm(workdir, saved)
-    spm_path = not is_gpt2(saved["spec"]) and not saved["spec"].partition(":")[2].isdigit()
-    if spm_path:  # spm:PATH: must still match
-      current = get_vocab(data_cfg.vocab)
-      if current.sha256 != vocab.sha256:
-        raise DataError(
-            f"data.vocab={data_cfg.vocab} is not the SentencePiece model this run was "
-            f"trained with (sha256 {current.sha256[:12]} vs {vocab.sha256[:12]}, kept in "
-            f"{vocab.path}); put the original model back or use a new --workdir")
-    return vocab
-  text_source = get_source(data_cfg.source, SourceOptions.from_config(data_cfg))
-  return get_vocab(data_cfg.vocab, source=text_source, cache_dir=_cache_dir(data_cfg),
-                   progress=progress, max_train_tokens=data_cfg.max_train_tokens)
-
-
-def _saved_spm(workdir: str, saved: dict) -> SpmVocab | Gpt2Vocab:
-  path = RunDir(workdir).file(saved["file"])
-  if is_gpt2(saved["spec"]):
-    vocab = Gpt2Vocab(saved["spec"], path=path)
-  else:
-    vocab = SpmVocab(path, spec=saved["spec"])
-  if vocab.sha256 != saved.get("sha256"):
-    raise DataError(f"{vocab.path} is not the vocabulary this run was trained with "
-                    f"(its sha256 differs from {RUN_VOCAB_JSON}'s); restore it or use a "
-                    "new --workdir")
-  return vocab
-
-
-def save_run_vocab(workdir: str, vocab) -> None:
-  """Writes vocab.json (and a copy of the spm model) into the workdir."""
-  if vocab is None:
-    return
-  info = {"spec": vocab.spec, "name": vocab.name, "vocab_size": vocab.vocab_size,
-          "eos_id": vocab.eos_id, "sha256": vocab.sha256, "file": None}
-  run = RunDir(workdir)
-  if vocab.path:
-    name = RUN_VOCAB_BPE if is_gpt2(vocab.spec) else RUN_VOCAB_MODEL
-    run.copy_vocab_file(vocab.path, name)
-    info["file"] = name
-  if run.vocab_info() != info:
-    run.write_vocab_info(info)
-
-
-def load_run_vocab(workdir: str, data_cfg):
-  """The vocabulary a run in `workdir` was trained with (for evaluation)."""
-  saved = RunDir(workdir).vocab_info()
-  if saved is None:
-    if data_cfg.vocab == "byte":
-      return ByteVocab()
-    raise DataError(f"{workdir} has no {RUN_VOCAB_JSON}, so its data.vocab={data_cfg.vocab} "
-                    "cannot be recovered; evaluate a run made by this version")
-  if saved.get("file"):
-    return _saved_spm(workdir, saved)
-  return ByteVocab()
 
 
 def train_batches(dataset, cfg) -> Batches:
@@ -174,59 +98,6 @@ def position_batches(dataset, cfg, *, process_index: int = 0, process_count: int
   return window_batches(_split_tokens(dataset, split, max_tokens), cfg.data.seq_len, cfg.train.batch_size,
                         stride, span, process_index=process_index,
                         process_count=process_count, source=dataset.source, split=split)
-
-
-def default_name(spec: str) -> str:
-  """A short name for a source, used in metric keys (val_loss/<name>)."""
-  kind, _, rest = spec.partition(":")
-  if kind == "text":
-    first = os.path.basename(rest.split(",")[0].strip().rstrip("/")) or "text"
-    for suffix in (".gz", ".txt", ".text", ".md", ".rst"):
-      first = first[:-len(suffix)] if first.lower().endswith(suffix) else first
-    name = first
-  elif kind == "tfds":
-    name = rest.partition(":")[0].replace("/", "_")
-  elif kind == "seqio":
-    name = rest.rpartition(":")[2]
-  elif kind == "nltk":
-    names, _, part = rest.partition(":")
-    name = "_".join(n.strip() for n in names.split(",") if n.strip()) + (f"_{part}" if part else "")
-  else:
-    name = spec
-  return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "data"
-
-
-def parse_eval_datasets(value) -> list[tuple[str, str]]:
-  """`eval.datasets` ("[NAME=]SOURCE;..." or a list) as [(name, source spec)]."""
-  if isinstance(value, str):
-    entries = [e.strip() for e in re.split(r"[;\n]", value)]
-  else:
-    entries = [str(e).strip() for e in (value or ())]
-  out, names = [], set()
-  for entry in filter(None, entries):
-    name, sep, spec = entry.partition("=")
-    if not sep or not _NAME.fullmatch(name.strip()):
-      name, spec = default_name(entry), entry
-    name, spec = name.strip(), spec.strip()
-    error = spec_error(spec)
-    if error or spec == "synthetic":
-      raise DataError(f"eval.datasets entry {entry!r}: "
-                      + (error or "synthetic has no text to evaluate on")
-                      + "; entries are [NAME=]SOURCE separated by ';'")
-    if name in names:
-      raise DataError(f"eval.datasets names {name!r} twice; give one a name, NAME=SOURCE")
-    names.add(name)
-    out.append((name, spec))
-  return out
-
-
-def eval_sets_of(eval_cfg) -> list[tuple[str, str]]:
-  """The extra evaluation sets, [(name, source)], of `eval.datasets` (the
-  "[NAME=]SOURCE;..." string) and `eval.sets` (NAME = SOURCE, nested)."""
-  nested = [f"{name}={spec}" for name, spec in eval_cfg.sets.items()]
-  value = eval_cfg.datasets
-  entries = ([value] if isinstance(value, str) else list(value or ())) + nested
-  return parse_eval_datasets(";".join(e for e in entries if e.strip()))
 
 
 def extra_eval_sets(cfg, vocab, *, process_index: int = 0, process_count: int = 1,

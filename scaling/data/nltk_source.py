@@ -28,7 +28,7 @@ import zipfile
 from typing import Iterator
 
 from scaling.data.errors import DataError
-from scaling.data.sources import SourceOptions, TextSource, VALIDATION_EVERY
+from scaling.data.text_source import SourceOptions, TextSource, VALIDATION_EVERY
 
 _FORMAT = "nltk-v1"
 TUNE = "tune"

@@ -14,9 +14,10 @@ import os
 
 from scaling import pyfile
 from scaling.data.errors import DataError
-from scaling.data.sources import SPLITS, SourceOptions, TextSource
-from scaling.data.tfds_source import (_FINGERPRINT_VERSION, _decode_all, _options_key,
-                                      _pick_feature, _require_seqio, _validation_split)
+from scaling.data.seqio_tokenize import INTERNAL_PREFIX
+from scaling.data.text_source import SPLITS, SourceOptions, TextSource
+from scaling.data.tfds_source import (FINGERPRINT_VERSION, decode_all, options_key,
+                                      pick_feature, require_seqio, validation_split)
 
 PROJECT_TASKS = "scaling.data.tasks"
 
@@ -33,11 +34,11 @@ def load_project_tasks(module: str = "") -> None:
 def seqio_task_source(spec: str, options: SourceOptions) -> TextSource:
   rest = spec.partition(":")[2].strip()
   module, _, task_name = rest.rpartition(":")
-  fingerprint = f"seqio-{rest}|{_options_key(options)}|{_FINGERPRINT_VERSION}"
+  fingerprint = f"seqio-{rest}|{options_key(options)}|{FINGERPRINT_VERSION}"
 
   @functools.lru_cache(maxsize=None)
   def resolve():
-    seqio = _require_seqio(spec)
+    seqio = require_seqio(spec)
     if module and module.endswith(".py") and not os.path.exists(module):
       raise DataError(f"{spec}: module file {module!r} does not exist; check the path")
     try:
@@ -47,7 +48,6 @@ def seqio_task_source(spec: str, options: SourceOptions) -> TextSource:
     try:
       provider = seqio.get_mixture_or_task(task_name)
     except ValueError:
-      from scaling.data.seqio_tokenize import INTERNAL_PREFIX  # pylint: disable=g-import-not-at-top
       known = sorted(n for n in (*seqio.TaskRegistry.names(), *seqio.MixtureRegistry.names())
                      if n.startswith("scaling") and not n.startswith(INTERNAL_PREFIX))
       raise DataError(f"{spec}: no seqio Task or Mixture is named {task_name!r}; define it "
@@ -55,15 +55,15 @@ def seqio_task_source(spec: str, options: SourceOptions) -> TextSource:
                       f"project's: {', '.join(known) or 'none'})") from None
     feature = options.feature or (
         "targets" if "targets" in provider.output_features else "")
-    feature = _pick_feature(spec, provider.output_features, provider.output_features,
+    feature = pick_feature(spec, provider.output_features, provider.output_features,
                             feature, f"seqio task {task_name}")
     splits = {"train": options.train_split,
-              "validation": _validation_split(spec, provider.splits, options)}
+              "validation": validation_split(spec, provider.splits, options)}
     return provider, feature, splits
 
   def dataset_fn(split, shuffle_files=False, seed=None):
     del shuffle_files, seed  # documents keep their order; batches are shuffled later
-    seqio = _require_seqio(spec)
+    seqio = require_seqio(spec)
     provider, feature, splits = resolve()
     kwargs = {"copy_pretokenized": True} if isinstance(provider, seqio.Mixture) else {}
     ds = provider.get_dataset(sequence_length=None, split=splits[split], shuffle=False,
@@ -76,11 +76,11 @@ def seqio_task_source(spec: str, options: SourceOptions) -> TextSource:
     return ds.map(to_text)
 
   def seqio_source():
-    seqio = _require_seqio(spec)
+    seqio = require_seqio(spec)
     return seqio.FunctionDataSource(dataset_fn, splits=SPLITS), []
 
   def documents(split):
-    return _decode_all(dataset_fn(split).map(lambda ex: ex["text"]))
+    return decode_all(dataset_fn(split).map(lambda ex: ex["text"]))
 
   return TextSource(name=spec, fingerprint=fingerprint, documents=documents,
                     seqio_source=seqio_source, needs_seqio=True,

@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from scaling.data.errors import DataError
-from scaling.data.sources import SPLITS, TextSource
+from scaling.data.text_source import SPLITS, TextSource
 
 
 INTERNAL_PREFIX = "scaling_store_"  # the per-(source, vocab) tasks made here

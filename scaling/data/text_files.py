@@ -17,7 +17,7 @@ import zlib
 from typing import Iterator
 
 from scaling.data.errors import DataError
-from scaling.data.sources import TEXT_DOCUMENTS, SourceOptions, TextSource, split_documents
+from scaling.data.text_source import TEXT_DOCUMENTS, SourceOptions, TextSource, split_documents
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 _FINGERPRINT_VERSION = "text-v1"

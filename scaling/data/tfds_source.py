@@ -15,13 +15,13 @@ import functools
 import re
 
 from scaling.data.errors import DataError
-from scaling.data.sources import SourceOptions, TextSource
+from scaling.data.text_source import SourceOptions, TextSource
 
-_FINGERPRINT_VERSION = "v1"
+FINGERPRINT_VERSION = "v1"
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?")
 
 
-def _require_seqio(spec: str):
+def require_seqio(spec: str):
   try:
     import seqio  # pylint: disable=g-import-not-at-top
     import tensorflow_datasets  # pylint: disable=g-import-not-at-top,unused-import
@@ -31,11 +31,11 @@ def _require_seqio(spec: str):
   return seqio
 
 
-def _options_key(options: SourceOptions) -> str:
+def options_key(options: SourceOptions) -> str:
   return "|".join((options.feature, options.train_split, options.validation_split))
 
 
-def _pick_feature(spec: str, names, text_names, wanted: str, what: str) -> str:
+def pick_feature(spec: str, names, text_names, wanted: str, what: str) -> str:
   """`wanted` if given, else "text", else the one text feature whose name has
   "text", else the only text feature."""
   names, text_names = sorted(names), sorted(text_names)
@@ -65,7 +65,7 @@ def _is_string(np_dtype) -> bool:
     return False
 
 
-def _validation_split(spec: str, available, options: SourceOptions) -> str:
+def validation_split(spec: str, available, options: SourceOptions) -> str:
   if options.validation_split:
     return options.validation_split
   available = set(available)
@@ -78,7 +78,7 @@ def _validation_split(spec: str, available, options: SourceOptions) -> str:
                   "e.g. to 'train[-1%:]' with data.train_split='train[:99%]'")
 
 
-def _decode_all(dataset):
+def decode_all(dataset):
   for text in dataset.as_numpy_iterator():
     yield text.decode("utf-8", errors="replace")
 
@@ -91,7 +91,7 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
                     "tfds:c4/en:3.1.0, tfds:wiki40b/en")
   tfds_name = f"{name}:{version or '*.*.*'}"
   data_dir = options.tfds_data_dir or None
-  fingerprint = f"tfds-{tfds_name}|{_options_key(options)}|{_FINGERPRINT_VERSION}"
+  fingerprint = f"tfds-{tfds_name}|{options_key(options)}|{FINGERPRINT_VERSION}"
   data_hint = (f"prepare it where there is network with `tfds build {name}` and copy it, "
                "or point data.tfds_data_dir (or $TFDS_DATA_DIR) at a prepared copy, "
                "e.g. gs://BUCKET/tensorflow_datasets")
@@ -99,7 +99,7 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
   @functools.lru_cache(maxsize=None)
   def resolve():
     """(feature, {our split: TFDS split}) from the dataset's info."""
-    _require_seqio(spec)
+    require_seqio(spec)
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     try:
       builder = tfds.builder(tfds_name, data_dir=data_dir)
@@ -113,14 +113,14 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
     features = builder.info.features
     strings = [k for k, v in features.items()
                if _is_string(getattr(v, "np_dtype", None)) and tuple(getattr(v, "shape", ())) == ()]
-    feature = _pick_feature(spec, list(features), strings, options.feature,
+    feature = pick_feature(spec, list(features), strings, options.feature,
                             f"TFDS dataset {tfds_name}")
     splits = {"train": options.train_split,
-              "validation": _validation_split(spec, builder.info.splits.keys(), options)}
+              "validation": validation_split(spec, builder.info.splits.keys(), options)}
     return feature, splits
 
   def seqio_source():
-    seqio = _require_seqio(spec)
+    seqio = require_seqio(spec)
     feature, splits = resolve()
     source = seqio.TfdsDataSource(tfds_name, tfds_data_dir=data_dir, splits=splits,
                                   read_only=True)
@@ -130,7 +130,7 @@ def tfds_source(spec: str, options: SourceOptions) -> TextSource:
     source, _ = seqio_source()
     feature, _ = resolve()
     ds = source.get_dataset(split, shuffle=False, seed=0)
-    return _decode_all(ds.map(lambda ex: ex[feature]))
+    return decode_all(ds.map(lambda ex: ex[feature]))
 
   return TextSource(name=spec, fingerprint=fingerprint, documents=documents,
                     seqio_source=seqio_source, needs_seqio=True, data_hint=data_hint)

@@ -20,7 +20,9 @@ import hashlib
 import os
 
 from scaling.data import gpt2_vocab
+from scaling.data import spm_train
 from scaling.data.errors import DataError
+from scaling.data.spm_train import MIN_SIZE
 
 BYTE_OFFSET = 3
 VOCABS = ("byte", "spm:SIZE", "spm:PATH", "gpt2", "gpt2:PATH")
@@ -104,7 +106,6 @@ def spec_error(spec) -> str | None:
     return gpt2_vocab.spec_error(spec)
   if not isinstance(spec, str) or not spec.startswith("spm:") or not spec[4:].strip():
     return f"data.vocab={spec!r} is unknown; use one of {', '.join(VOCABS)}"
-  from scaling.data.spm_train import MIN_SIZE  # pylint: disable=g-import-not-at-top
   size = _spm_size(spec)
   if size is not None and size < MIN_SIZE:
     return f"data.vocab={spec} is too small; a SentencePiece vocab needs at least {MIN_SIZE}"
@@ -143,6 +144,5 @@ def get_vocab(spec: str, *, source=None, cache_dir: str | None = None,
     return SpmVocab(os.path.expanduser(spec[4:].strip()), spec)
   if source is None:
     raise DataError(f"data.vocab={spec} is trained on a source; none was given")
-  from scaling.data import spm_train  # pylint: disable=g-import-not-at-top
   return SpmVocab(spm_train.trained_model(source, size, cache_dir, progress=progress,
                                           max_bytes=max_train_tokens), spec)

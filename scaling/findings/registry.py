@@ -20,9 +20,11 @@ import os
 from scaling import pyfile
 from scaling.findings import checks
 from scaling.findings.spec import DATA_KEYS, NOT_RUN, Finding, Verdict
+from scaling.findings.tuned import TunedSweep
 from scaling.laws.errors import LawInputError
 from scaling.results import ResultsError, SweepDir
 from scaling.results.sweep import EXPERIMENT, RESULTS
+from scaling.sweep.tuning import point_name
 
 
 class ReportInputError(ValueError):
@@ -75,7 +77,6 @@ class Sweep:
 
 def reads_metrics(declared: list[Declared], sweep: Sweep) -> bool:
   """Whether any finding `sweep` shows is checked from its metrics.jsonl."""
-  from scaling.findings import checks  # pylint: disable=g-import-not-at-top
   return any(d.finding.check in checks.READS_METRICS for d in declared
              if d.stem == sweep.stem and d.finding.variant == sweep.arg)
 
@@ -182,7 +183,6 @@ def view(sweep_path: str, tuning=None):
   sweep = SweepDir(sweep_path)
   if tuning is None:
     return sweep
-  from scaling.findings.tuned import TunedSweep  # pylint: disable=g-import-not-at-top
   return TunedSweep(sweep, tuning)
 
 
@@ -191,7 +191,6 @@ def _with_tuning(verdict: Verdict, sweep) -> Verdict:
   sit at the grid's edge) and the seeds' run-to-run noise to a verdict."""
   if not hasattr(sweep, "noise"):
     return verdict
-  from scaling.sweep.tuning import point_name  # pylint: disable=g-import-not-at-top
   done = [c for c in sweep.choices if c.complete]
   edge = [c.chosen.members[0] for c in done if c.at_edge]
   grid = ", ".join(f"{k} {' / '.join(f'{v:g}' for v in vs)}" for k, vs in sweep.tuning.grid.items())

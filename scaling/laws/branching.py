@@ -31,6 +31,7 @@ import numpy as np
 
 from scaling.laws import readers
 from scaling.laws.errors import LawInputError
+from scaling.results.io import read_jsonl
 
 _NAME = re.compile(r"^s(\d+)_k(\d+)$")
 
@@ -129,7 +130,6 @@ def critical_batches(ref_loss: dict[int, float], batch_tokens: float,
 
 
 def _jsonl(path: str) -> list[dict]:
-  from scaling.results.io import read_jsonl  # pylint: disable=g-import-not-at-top
   return read_jsonl(path) if os.path.exists(path) else []
 
 

@@ -18,6 +18,7 @@ import math
 import os
 from typing import Any, Mapping
 
+from scaling.laws import counting
 from scaling.laws import forms
 from scaling.laws.errors import LawInputError
 
@@ -166,7 +167,6 @@ def early_stop_step(n: float, d: float, nd, ns) -> float:
 def check_count(fits, count: str) -> None:
   """Refuses fits (or Table 6) made under another counting convention
   (scaling.laws.counting) than `count`."""
-  from scaling.laws import counting  # pylint: disable=g-import-not-at-top
   count = counting.get(count).name
   made = [(_load_fit(f)[1], _load_fit(f)[0].get("count", counting.DEFAULT))
           for f in fits or ()]

@@ -13,6 +13,7 @@ import numpy as np
 
 from scaling.laws import fit as fitting
 from scaling.laws import forms
+from scaling.laws import planner
 from scaling.laws.fit import FitResult
 
 _GROUPED = {"ND": ("D", "N"), "chinchilla": ("D", "N"), "NS": ("S_min", "N")}
@@ -180,7 +181,6 @@ def frontier_figures(fr) -> dict[str, bytes]:
   """frontier_curves.png (curves and envelope vs C, and vs C_min) and
   frontier_allocation.png (compute-efficient N and D against compute)."""
   import matplotlib
-  from scaling.laws import planner
   cmap = matplotlib.colormaps["viridis"]
   ns = np.array([c.N for c in fr.curves])
   lo, hi = np.log(ns.min()), np.log(ns.max())

@@ -14,10 +14,18 @@ import dataclasses
 import math
 import os
 
+from scaling.laws import bcrit
+from scaling.laws import bcrit_plots
+from scaling.laws import branch_plots
+from scaling.laws import branching
+from scaling.laws import conventions
 from scaling.laws import counting, forms, frontier, readers
 from scaling.laws import curves as curves_lib
 from scaling.laws import fit as fitting
+from scaling.laws import isoflop
+from scaling.laws import plots
 from scaling.laws.errors import LawInputError
+from scaling.laws.plots import slug
 from scaling.results import io
 
 
@@ -44,7 +52,6 @@ class FitOptions:
 def default_out(input_path: str, law_name: str) -> str:
   base = input_path if os.path.isdir(input_path) else (
       os.path.dirname(input_path) or ".")
-  from scaling.laws.plots import slug  # pylint: disable=g-import-not-at-top
   return os.path.join(base, f"fit_{slug(law_name)}")
 
 
@@ -110,7 +117,6 @@ def _law_run(args, law):
     lines += holdout_lines(result.holdout, list(law.inputs))
   figures = {}
   if not args.no_plots:
-    from scaling.laws import plots
     figures = plots.law_figures(result)
   return {**result.to_dict(), "count": args.count}, figures, lines
 
@@ -160,13 +166,11 @@ def _frontier_run(args):
     lines += holdout_lines(result.holdout, ["C", "N"])
   figures = {}
   if not args.no_plots:
-    from scaling.laws import plots
     figures = plots.frontier_figures(result)
   return d, figures, lines
 
 
 def _isoflop_run(args):
-  from scaling.laws import isoflop  # pylint: disable=g-import-not-at-top
   base = args.input if os.path.isdir(args.input) else None
   result = isoflop.fit_isoflop(readers.read_rows(args.input), base, args.count,
                                bootstrap=args.bootstrap, seed=args.seed)
@@ -176,7 +180,6 @@ def _isoflop_run(args):
 
 
 def _counts_run(args):
-  from scaling.laws import conventions  # pylint: disable=g-import-not-at-top
   data = conventions.compare(args.input, curve=args.curve, bootstrap=args.bootstrap,
                              seed=args.seed)
   figures = {} if args.no_plots else conventions.figures(data)
@@ -184,11 +187,9 @@ def _counts_run(args):
 
 
 def _branches_run(args):
-  from scaling.laws import branching  # pylint: disable=g-import-not-at-top
   data = branching.analyze_sweep(args.input, args.tolerance, args.scan)
   figures = {}
   if not args.no_plots:
-    from scaling.laws import branch_plots  # pylint: disable=g-import-not-at-top
     figures = branch_plots.figures(data)
   return data, figures, branching.report(data)
 
@@ -249,7 +250,6 @@ def bcrit_to_dir(dirs, out: str | None = None, *, target_losses=None, n_levels: 
   """B_crit of a batch-size scan (scaling.laws.bcrit): writes fit.json and the
   figures into `out` (default DIR/fit_bcrit); returns (the fit, report lines).
   Raises BcritError on unusable scans, before anything is written."""
-  from scaling.laws import bcrit  # pylint: disable=g-import-not-at-top
   dirs = [dirs] if isinstance(dirs, (str, os.PathLike)) else list(dirs)
   fit = bcrit.fit_bcrit_from_runs(
       dirs, target_losses, n_levels=n_levels,
@@ -259,6 +259,5 @@ def bcrit_to_dir(dirs, out: str | None = None, *, target_losses=None, n_levels: 
   io.write_json(os.path.join(out, "fit.json"), fit)
   written = [os.path.join(out, "fit.json")]
   if plots:
-    from scaling.laws import bcrit_plots  # pylint: disable=g-import-not-at-top
     written += bcrit_plots.write_figures(fit, out)
   return fit, [bcrit.format_table(fit), "wrote " + ", ".join(written)]

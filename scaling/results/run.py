@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from scaling import config as configlib
 from scaling.results import io
 
 SUMMARY = "summary.json"
@@ -158,7 +159,6 @@ class RunDir:
   def config(self):
     """The run's resolved config, older config.json files filled with today's
     defaults for the keys they lack."""
-    from scaling import config as configlib  # pylint: disable=g-import-not-at-top
     return configlib.from_saved(self.config_dict())
 
   def write_config(self, config: dict) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from scaling.data.store import locked
 from scaling.results import io
 from scaling.results.run import RunDir, completed, run_dirs
 
@@ -60,7 +61,6 @@ class SweepDir:
 
   def collect(self, members) -> list[dict]:
     """Rewrites results.jsonl from every finished member (name, overrides)."""
-    from scaling.data.store import locked  # pylint: disable=g-import-not-at-top
     rows = []
     for name, overrides in members:
       summary = self.member(name).summary_or_none()

@@ -6,10 +6,13 @@ import csv
 import io
 import os
 
+from scaling import config as configlib
+from scaling.config import SIZES
 from scaling.results import SweepDir
 from scaling.results import io as results_io
 from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
+from scaling.sweep.tuning import point_name, select
 
 # (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
 TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
@@ -102,7 +105,6 @@ def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: floa
   variant trains size=tiny on the CPU schedule (tiny_schedule) at `tiny_lr`
   (None: the Kaplan LR); the full one the paper's `full_size` run, evaluated
   every `full_eval_every` steps if given."""
-  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
   c = configlib.base_config()
   tiny = configlib.experiment_variant(arg) == "tiny"
   configlib.apply_size(c, "tiny" if tiny else full_size)
@@ -118,7 +120,6 @@ def variant_config(arg, name: str, *, steps: int, eval_every: int, tiny_lr: floa
 
 def ladder_or_sizes(arg, sizes, shapes=TINY_LADDER) -> list[dict]:
   """The tiny variant's ladder of `shapes`, else one member per named size."""
-  from scaling import config as configlib  # pylint: disable=g-import-not-at-top
   if configlib.experiment_variant(arg) == "tiny":
     return ladder_members(shapes)
   return size_members(sizes)
@@ -132,7 +133,6 @@ def ladder_members(shapes=TINY_LADDER, extra=None) -> list[dict]:
 
 def size_members(sizes) -> list[dict]:
   """One member per named row of scaling.config.SIZES (the full variants)."""
-  from scaling.config import SIZES  # pylint: disable=g-import-not-at-top
   return [{"name": s, "overrides": dict(zip(("model.n_layer", "model.d_model", "model.n_heads"),
                                             SIZES[s][:3]))} for s in sizes]
 
@@ -146,7 +146,6 @@ def learning_curves(sweep_dir: str, run: dict) -> list[dict]:
 def print_tuning(sweep_dir: str, tuning) -> dict:
   """Prints each model's grid of final tuning losses and its choice; returns
   {chosen member: the choice as a dict}."""
-  from scaling.sweep.tuning import point_name, select  # pylint: disable=g-import-not-at-top
   sweep = SweepDir(sweep_dir)
   rows = [{"name": r["name"], "overrides": r.get("overrides"),
            "evals": sweep.member(r["name"]).evals()} for r in sweep.results()]

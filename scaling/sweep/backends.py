@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 
+from scaling.sweep import ray_backend
+from scaling.sweep import runner as runlib
+from scaling.sweep import slurm
+
 BACKENDS = ("local", "slurm", "ray")
 
 
@@ -65,7 +69,6 @@ def _need(module: str) -> None:
 
 def make_runner(args, experiment):
   """The runner for args.backend; BackendError (one line) if it cannot be made."""
-  from scaling.sweep import runner as runlib  # pylint: disable=g-import-not-at-top
   if args.max_requeues < 0:
     raise BackendError(f"--max-requeues={args.max_requeues} must be >= 0")
   if args.backend == "local":
@@ -73,7 +76,6 @@ def make_runner(args, experiment):
                          retry_failed=args.retry_failed)
   if args.backend == "slurm":
     _need("submitit")
-    from scaling.sweep import slurm  # pylint: disable=g-import-not-at-top
     if args.time_min < 1 or args.gpus_per_member < 0 or args.cpus_per_member < 1:
       raise BackendError("--time-min and --cpus-per-member must be >= 1, "
                          "--gpus-per-member >= 0")
@@ -85,7 +87,6 @@ def make_runner(args, experiment):
     return slurm.SubmititRunner(experiment, args.workdir, options,
                                 retry_failed=args.retry_failed)
   _need("ray")
-  from scaling.sweep import ray_backend  # pylint: disable=g-import-not-at-top
   return ray_backend.RayRunner(experiment, args.workdir, address=args.address,
                                max_retries=args.max_requeues,
                                gpu_threshold=args.gpu_threshold, num_cpus=args.ray_cpus,

@@ -4,7 +4,8 @@ An experiment file `experiments/X.py` defines
   get_config(arg=None) -> ml_collections.ConfigDict   the base run config
   sweep(arg=None) -> list of {"name": str, "overrides": {"train.steps": 100, ...}}
   analyze(sweep_dir, arg=None) -> dict                 optional: fits and figures
-and is addressed as `experiments/X.py[:ARG]`, as run configs are.
+and is addressed as `experiments/X.py[:ARG]`, as run configs are. `describe`
+gives a member's N, D and C (the dry run's table, Ray's placement).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from types import ModuleType
 
 import ml_collections
 
+from scaling import config as configlib
 from scaling import pyfile
+from scaling.data.datasets import model_vocab_size
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
 
@@ -106,3 +109,20 @@ def load_experiment(spec: str) -> Experiment:
       raise ExperimentError(f"{path} defines no {fn}(arg); an experiment needs "
                             "get_config and sweep")
   return Experiment(path=path, arg=arg or None, module=module)
+
+
+def describe(experiment, member) -> dict:
+  """N (exact, from the abstract parameter tree), D, C = 6·N·D for a member."""
+  import jax  # pylint: disable=g-import-not-at-top  (loading an experiment stays JAX-free)
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from scaling import accounting  # pylint: disable=g-import-not-at-top  (imports JAX)
+  cfg = experiment.member_config(member)
+  cfg = configlib.RunConfig.from_resolved(
+      configlib.resolve(cfg, vocab_size=model_vocab_size(cfg), platform=jax.default_backend()),
+      n_devices=jax.device_count())
+  model = nnx.eval_shape(lambda: cfg.family.build(cfg.model, nnx.Rngs(params=0)))
+  params = nnx.to_pure_dict(nnx.split(model)[1])
+  n = accounting.count_params(params)["nonembedding"]
+  flops = cfg.family.flops(cfg.model, params)  # the one count a run records too
+  tokens = cfg.train.steps * cfg.batch_tokens
+  return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}

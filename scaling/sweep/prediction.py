@@ -17,6 +17,7 @@ import textwrap
 
 from scaling.laws import forms
 from scaling.laws.report import fit_to_dir
+from scaling.sweep.report import finished_runs
 
 
 def _g(v: float) -> str:
@@ -73,6 +74,5 @@ def predict_largest(sweep_dir: str, out: str, *, law: str = "N+E", why: str = ""
 
 
 def _run_name(sweep_dir: str, n: float) -> str:
-  from scaling.sweep.report import finished_runs  # pylint: disable=g-import-not-at-top
   names = [r["name"] for r in finished_runs(sweep_dir) if r["n_params_nonembedding"] == n]
   return names[0] if names else f"N={n:,.0f}"

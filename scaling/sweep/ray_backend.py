@@ -27,6 +27,7 @@ import threading
 import time
 
 from scaling.sweep import lifeline
+from scaling.sweep.experiment import describe
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
 from scaling.sweep.slurm import EXIT_BUSY, JOB_JSON, busy
 from scaling.results.io import write_json
@@ -100,7 +101,6 @@ class RayRunner(Runner):
     cluster = ray.cluster_resources()
     n_params = None
     if cluster.get("GPU", 0) or cluster.get("TPU", 0):
-      from scaling.cli.sweep import describe  # pylint: disable=g-import-not-at-top
       n_params = describe(self.experiment, member)["N"]
     chips = [n.get("Resources", {}).get("TPU", 0) for n in ray.nodes() if n.get("Alive")]
     return resources_for(n_params, cluster, self.gpu_threshold,

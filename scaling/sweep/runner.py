@@ -26,11 +26,12 @@ import sys
 import threading
 import time
 
-from scaling.cli import EXIT_PREEMPTED
+from scaling.exitcodes import EXIT_PREEMPTED
 from scaling.results import RunDir, SweepDir
 from scaling.results.run import FAILED
 from scaling.sweep import lifeline
 from scaling.sweep.experiment import Experiment, Member
+from scaling.sweep.shards import auto_shard
 # A rerun right after the runner was killed finds the old member still saving
 # (it got SIGTERM when the runner died, see lifeline.py): wait this long for it.
 LOCK_WAIT_S = 300
@@ -48,7 +49,6 @@ def parse_shard(text: str | None) -> tuple[int, int]:
   if not text:
     return 0, 1
   if text == "auto":  # from the array job / indexed job / TPU worker's environment
-    from scaling.sweep.shards import auto_shard  # pylint: disable=g-import-not-at-top
     return auto_shard()
   try:
     index, count = (int(x) for x in text.split("/"))

@@ -37,8 +37,8 @@ from scaling.sweep import lifeline
 from scaling.sweep.runner import EXIT_PREEMPTED, Runner
 from scaling.results import RunDir
 from scaling.results.io import write_json
+from scaling.exitcodes import EXIT_BUSY  # a member's "workdir busy" (scaling.train.runlock)
 
-EXIT_BUSY = 73  # scaling.train.runlock.EXIT_BUSY (not imported: it pulls in JAX)
 JOB_JSON = "job.json"  # DIR/<member>/job.json: the member's current job, as the job sees it
 POLL_S = 1.0
 

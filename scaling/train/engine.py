@@ -20,10 +20,12 @@ from jax.sharding import Mesh
 
 from scaling import config as configlib
 from scaling import sharding as shardlib
-from scaling.train import evaluator
+from scaling.data import datasets as datalib
+from scaling.data.errors import DataError
 from scaling.train import optim
 from scaling.train import state as statelib
 from scaling.train import step as steplib
+from scaling.validation import ConfigError, validate
 
 # Evaluation runs on whatever devices are present: every one of them on `data`.
 EVAL_MESH = {"data": -1, "fsdp": 1, "model": 1}
@@ -35,9 +37,6 @@ def prepare(config, *, vocab_size: int | None = None,
 
   `vocab_size` defaults to the data's (scaling.data.datasets.model_vocab_size),
   `platform` to JAX's default backend."""
-  from scaling.data import datasets as datalib  # pylint: disable=g-import-not-at-top
-  from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
-  from scaling.validation import ConfigError, validate  # pylint: disable=g-import-not-at-top
   if vocab_size is None:
     try:
       vocab_size = datalib.model_vocab_size(config)
@@ -65,7 +64,7 @@ class Engine:
 
   def device_batch(self, batch: dict) -> dict:
     """This process's rows of a global batch, as arrays sharded over the batch."""
-    return evaluator.device_batch(batch, self.mesh)
+    return shardlib.device_batch(batch, self.mesh)
 
 
 def build(cfg: configlib.RunConfig, *, mesh_cfg=None, train: bool = True,

@@ -26,6 +26,7 @@ from scaling.train.checkpoint import Checkpointer
 from scaling.train.evaluator import Evaluator, evaluate  # pylint: disable=unused-import  (loop.evaluate)
 from scaling.train.progress import Progress
 from scaling.train.runlock import one_writer
+from scaling.train import vocab_files
 
 prepare = engine.prepare  # resolves and validates a config once: a RunConfig
 
@@ -135,13 +136,13 @@ def _steps(eng, batches, state, step, metrics, evals, saves, ckpt) -> tuple[str,
 def _open_data(cfg, run: RunDir, eng, show: bool):
   """The run's vocabulary (saved into the run), token store, train batches and
   Evaluator."""
-  vocab = datalib.run_vocab(cfg.data, run.path, progress=show)
+  vocab = vocab_files.run_vocab(cfg.data, run.path, progress=show)
   store = datalib.open_dataset(cfg.data, vocab=vocab, progress=show,
                                vocab_size=cfg.model.vocab_size)
   batches = datalib.train_batches(store, cfg)
   evaluator = Evaluator.for_run(cfg, store, vocab, eng.eval_step, eng.mesh, progress=show)
   if jax.process_index() == 0:
-    datalib.save_run_vocab(run.path, vocab)
+    vocab_files.save_run_vocab(run.path, vocab)
   return vocab, store, batches, evaluator
 
 

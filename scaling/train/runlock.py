@@ -18,8 +18,7 @@ import time
 import jax
 
 from scaling.data.store import LockBusy, locked
-
-EXIT_BUSY = 73  # EX_CANTCREAT: another trainer holds the workdir
+from scaling.exitcodes import EXIT_BUSY  # pylint: disable=unused-import
 LOCK_FILE = "train.lock"
 
 

@@ -16,6 +16,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scaling import sharding as shardlib
+from scaling.config_formats import parse_injection
 from scaling.gns import estimator as gnslib
 from scaling.train import optim
 from scaling.train.loss import chunked_token_losses, token_losses
@@ -31,16 +32,6 @@ def _model_losses(graphdef, params, batch, vocab_size, dropout_key=None, loss_ch
                                 batch["targets"], vocab_size, loss_chunk, logits_bf16)
   logits_BxTxV = model(batch["inputs"], rngs)
   return token_losses(logits_BxTxV, batch["targets"], vocab_size, logits_bf16)
-
-
-def parse_injection(spec: str):
-  """'loss@12' or 'grad@12' -> ('loss', 12); '' -> None (train.inject_nonfinite)."""
-  if not spec:
-    return None
-  what, _, at = spec.partition("@")
-  if what not in ("loss", "grad") or not at.isdigit() or int(at) < 1:
-    raise ValueError(f"train.inject_nonfinite={spec!r} must look like loss@STEP or grad@STEP")
-  return what, int(at)
 
 
 def _poison(inject, step, loss, grads):
