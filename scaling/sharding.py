@@ -15,6 +15,7 @@ import jax
 import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from scaling.errors import UserError
 
 MESH_AXES = ("data", "fsdp", "model")
 
@@ -33,7 +34,7 @@ LOGICAL_RULES = {
 }
 
 
-class MeshError(ValueError):
+class MeshError(UserError):
   pass
 
 

@@ -26,6 +26,7 @@ import uuid
 
 from scaling.results import RunDir
 from scaling.results import io as results_io
+from scaling.errors import UserError
 
 KINDS = ("metrics", "eval")
 GROUP_ENV = "SCALING_SWEEP_NAME"
@@ -48,7 +49,7 @@ class TensorBoard:
     self.writer.close()
 
 
-class TrackingError(ValueError):
+class TrackingError(UserError):
   """A writer that cannot start (e.g. wandb missing): one line."""
 
 

@@ -15,8 +15,9 @@ from scaling.config_formats import (data_parallel, eval_sets_of, mesh_data,
                                     parse_injection, per_device_batch)
 from scaling.data import sources, vocab
 from scaling.models import KINDS
+from scaling.errors import UserError
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
   """A config value that cannot run; the message says what to change."""
 
 @dataclasses.dataclass(frozen=True)

@@ -49,14 +49,13 @@ def main(argv=None) -> None:
   args = _parser().parse_args(argv)
   if args.batches < 0:
     fail(f"--batches={args.batches} must be positive (0: the run's eval.batches)")
-  from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
-  from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
+  from scaling.errors import UserError  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only manager is read-only
   try:
     r = evaluate_run(args.workdir, args.data, name=args.name, batches=args.batches,
                      split=args.split, progress=args.progress, stride=args.stride)
-  except (DataError, MeshError, FileNotFoundError) as e:
+  except (UserError, FileNotFoundError) as e:
     fail(str(e))
   print(f"step {r['step']}: {r['source']} ({r['split']}, {r['batches']} batches, "
         f"{r['tokens']:,} tokens): val_loss {r['val_loss']:.4f} nats/token, "

@@ -26,6 +26,7 @@ import sys
 
 from scaling.cli import EXIT_BAD_INPUT, Parser, script
 from scaling.laws import counting, forms
+from scaling.errors import UserError
 from scaling.laws.errors import LawInputError
 from scaling.laws.report import run
 
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
   try:
     args = build_parser().parse_args(argv)
     lines = run(args)
-  except LawInputError as e:
+  except UserError as e:  # LawInputError, and a results file it cannot read
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT
   except SystemExit as e:  # --help

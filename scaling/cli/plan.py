@@ -15,6 +15,7 @@ import sys
 
 from scaling.cli import EXIT_BAD_INPUT, Parser, examples, script
 from scaling.laws import planner
+from scaling.errors import UserError
 from scaling.laws.errors import LawInputError
 
 
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
     result = planner.plan(args.compute, pf_days=args.pf_days, fits=args.fit,
                           data_tokens=args.data_tokens, n_ctx=args.n_ctx,
                           count=args.count)
-  except LawInputError as e:
+  except UserError as e:  # LawInputError, and a results file it cannot read
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT
   except SystemExit as e:  # --help

@@ -50,13 +50,10 @@ def main(argv):
   die_with_parent()  # a sweep member ends with its runner (no-op when run by hand)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Imported here so that --help and flag errors are fast.
-  from scaling.data.errors import DataError  # pylint: disable=g-import-not-at-top
-  from scaling.sharding import MeshError  # pylint: disable=g-import-not-at-top
-  from scaling.train.checkpoint import CheckpointError, ResumeError  # pylint: disable=g-import-not-at-top
+  from scaling.errors import UserError  # pylint: disable=g-import-not-at-top
+  from scaling.train.checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
   from scaling.train.loop import Diverged, Preempted, train  # pylint: disable=g-import-not-at-top
   from scaling.train.runlock import EXIT_BUSY, WorkdirBusy  # pylint: disable=g-import-not-at-top
-  from scaling.tracking import TrackingError  # pylint: disable=g-import-not-at-top
-  from scaling.validation import ConfigError  # pylint: disable=g-import-not-at-top
   from scaling.distributed import maybe_initialize  # pylint: disable=g-import-not-at-top
   try:
     maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
@@ -78,7 +75,7 @@ def main(argv):
   except CheckpointError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  except (ConfigError, ResumeError, DataError, MeshError, TrackingError) as e:
+  except UserError as e:  # config, data, mesh, resume, tracking: one line, exit 2
     fail(str(e))
   print(f"done: {summary['steps']} steps, val_loss {summary['val_loss']:.4f} nats/token, "
         f"{summary['val_bpb']:.4f} bits/byte, {summary['tokens_per_sec']:,.0f} tokens/s; "

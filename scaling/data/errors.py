@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from scaling.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
   """Bad data input (a file, a dataset name, a vocabulary, a store); the CLIs
   print it as `error: ...` and exit with code 2."""

@@ -25,9 +25,10 @@ from scaling.laws.errors import LawInputError
 from scaling.results import ResultsError, SweepDir
 from scaling.results.sweep import EXPERIMENT, RESULTS
 from scaling.sweep.tuning import point_name
+from scaling.errors import UserError
 
 
-class ReportInputError(ValueError):
+class ReportInputError(UserError):
   """Input the findings report cannot use; the message is one line."""
 
 

@@ -24,6 +24,7 @@ from scaling.laws import crossing
 from scaling.laws.constants import BCRIT_ALPHA_B, BCRIT_B_STAR
 from scaling.results import ResultsError, RunDir
 from scaling.results import run as run_files
+from scaling.laws.errors import LawInputError
 
 MIN_BATCH_SIZES = 3
 SMOOTH_WIDTH = 0.5  # half-width of the local fit, in ln(step)
@@ -31,7 +32,7 @@ PAPER = {"b_star_tokens": BCRIT_B_STAR, "alpha_b": BCRIT_ALPHA_B,
          "note": "Kaplan et al. Eq. 5.3, BPE loss"}
 
 
-class BcritError(ValueError):
+class BcritError(LawInputError):
   """Scans that cannot give a critical batch size; the message says why."""
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from scaling.laws.errors import LawInputError
 
-class PositionFitError(ValueError):
+
+class PositionFitError(LawInputError):
   """A curve that cannot be fitted; the message says why."""
 
 

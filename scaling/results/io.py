@@ -11,9 +11,10 @@ import json
 import math
 import os
 import tempfile
+from scaling.errors import UserError
 
 
-class ResultsError(ValueError):
+class ResultsError(UserError):
   """A results file that cannot be read; the message names it and says why."""
 
 

@@ -15,11 +15,12 @@ import argparse
 from scaling.sweep import ray_backend
 from scaling.sweep import runner as runlib
 from scaling.sweep import slurm
+from scaling.errors import UserError
 
 BACKENDS = ("local", "slurm", "ray")
 
 
-class BackendError(ValueError):
+class BackendError(UserError):
   """A backend that cannot start (bad flag, missing package): one line."""
 
 

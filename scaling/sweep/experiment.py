@@ -19,11 +19,12 @@ import ml_collections
 from scaling import config as configlib
 from scaling import pyfile
 from scaling.data.datasets import model_vocab_size
+from scaling.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
 
 
-class ExperimentError(ValueError):
+class ExperimentError(UserError):
   pass
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from scaling.errors import UserError
 
 
-class TuningError(ValueError):
+class TuningError(UserError):
   """A sweep whose grid cannot be scored; the message is one line."""
 
 

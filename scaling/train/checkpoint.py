@@ -21,6 +21,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from scaling.train import fingerprint
+from scaling.errors import UserError
 
 # Config keys that must match for a resume; the rest (steps, logging, mesh,
 # compute dtype, attention kernel) may change between runs of one workdir.
@@ -36,11 +37,11 @@ RESUME_KEYS = {
 RESUME_DEFAULTS = {("gns", "enabled"): False}
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError):
   pass
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
   """A save that did not complete (disk full, permissions, I/O), or no intact
   checkpoint to resume from: never ignored."""
 

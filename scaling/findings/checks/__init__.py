@@ -10,6 +10,7 @@ column) raises FindingInputError with one line saying what is missing.
 from __future__ import annotations
 
 import importlib
+from scaling.errors import UserError
 
 # check name -> the module of this package that defines it
 CHECK_MODULES = {
@@ -28,7 +29,7 @@ CHECK_MODULES = {
 READS_METRICS = frozenset({"bcrit"})
 
 
-class FindingInputError(ValueError):
+class FindingInputError(UserError):
   """A sweep directory that cannot show a finding; the message is one line."""
 
 
