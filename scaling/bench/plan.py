@@ -151,6 +151,10 @@ def select(rows: list[dict], only: str) -> list[dict]:
 # same thread count (XLA:CPU uses every core; torch.set_num_threads(threads)).
 CPU_SHAPES = ((4, 128, 4, 16, 128), (2, 128, 4, 4, 512))  # n_layer, d_model, heads, batch, n_ctx
 CPU_TARGET = "≥1.0× nanoGPT"
+# Rows beside ours at each CPU shape, with XLA_FLAGS of their own: the XLA:CPU
+# default before scaling/xla_cpu.py turned XNNPACK on, and oneDNN.
+CPU_LEVERS = {"no xnnpack": "--xla_cpu_use_xnnpack=false",
+              "onednn": "--xla_cpu_use_onednn=true"}
 
 
 def cpu_rows(*, threads: int | None = None, compile_peer: bool = True, tiny: bool = False,
@@ -171,9 +175,12 @@ def cpu_rows(*, threads: int | None = None, compile_peer: bool = True, tiny: boo
               "vocab": 384, "device": "cpu", "compile": mode == "compiled", "threads": threads,
               "dtype": "float32", **common}
              for mode in (("eager", "compiled") if compile_peer else ("eager",))]
-    rows.append({"id": f"transformer {shape} cpu", "group": "transformer", "kind": "train",
-                 "model": "transformer", "vocab": 259, "peer": peers[0]["id"],
-                 "peers": [p["id"] for p in peers], "target": CPU_TARGET,
-                 "overrides": dict(overrides or {}), **common})
-    rows += peers
+    ours = {"id": f"transformer {shape} cpu", "group": "transformer", "kind": "train",
+            "model": "transformer", "vocab": 259, "peer": peers[0]["id"],
+            "peers": [p["id"] for p in peers], "target": CPU_TARGET,
+            "overrides": dict(overrides or {}), **common}
+    rows += [ours, *peers]
+    rows += [{**ours, "id": f"{ours['id']} {name}", "group": "lever", "xla_flags": flags,
+              "base": ours["id"], "peer": None, "target": "", "note": flags}
+             for name, flags in CPU_LEVERS.items()]
   return rows

@@ -36,8 +36,10 @@ def _child_env(row) -> dict:
   env = dict(os.environ)
   env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
   env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the next row (torch) needs the GPU
-  if row.get("xla_flags"):
-    env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS"), row["xla_flags"]) if f)
+  if row.get("xla_flags"):  # the row's own value of a flag replaces the inherited one
+    named = {f.split("=")[0] for f in row["xla_flags"].split()}
+    kept = [f for f in env.get("XLA_FLAGS", "").split() if f.split("=")[0] not in named]
+    env["XLA_FLAGS"] = " ".join([*kept, row["xla_flags"]])
   return env
 
 
