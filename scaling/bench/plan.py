@@ -160,9 +160,11 @@ CPU_LEVERS = {"no xnnpack": "--xla_cpu_use_xnnpack=false",
 def cpu_rows(*, threads: int | None = None, compile_peer: bool = True, tiny: bool = False,
              overrides: dict | None = None) -> list[dict]:
   """Our Transformer and nanoGPT (eager, and torch.compile unless `compile_peer`
-  is False) at the study's CPU shapes; `threads` defaults to os.cpu_count()."""
+  is False) at the study's CPU shapes; `threads` defaults to the cores this
+  process may run on (as XLA:CPU counts them: under `taskset -c 1`, one)."""
   import os  # pylint: disable=g-import-not-at-top
-  threads = threads or os.cpu_count()
+  threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                        else os.cpu_count())
   rows = []
   for n_layer, d_model, n_heads, batch, n_ctx in CPU_SHAPES:
     shape = f"{n_layer}x{d_model} b{batch}x{n_ctx}"

@@ -44,7 +44,7 @@ _SUITE = flags.DEFINE_enum("suite", None, ["paper", "cpu"],
 _ROUNDS = flags.DEFINE_integer("rounds", 1, "--suite: measure every row this many times in "
                                "turn; report median ratios of rows of the same round.")
 _THREADS = flags.DEFINE_integer("threads", None, "--suite cpu: the peer's torch threads "
-                                "(default: every core, as XLA:CPU uses).")
+                                "(default: the cores this process may use, as XLA:CPU counts them).")
 _PEER_COMPILE = flags.DEFINE_bool("peer_compile", True, "--suite cpu: also time nanoGPT under "
                                 "torch.compile (besides eager).")
 _TINY = flags.DEFINE_bool("tiny", False, "--suite/--inspect_hlo: the same rows at CPU size.")
