@@ -178,3 +178,38 @@ def test_peer_harness_runs_on_the_cpu_where_torch_is_installed(kind):
     pytest.skip(bench_peers.unavailable(row, peers))
   r = bench_peers.measure(row)
   assert r["status"] == "measured" and r["tokens_per_sec"] > 0
+
+
+def test_cpu_suite_pairs_ours_with_nanogpt_at_the_same_shapes_and_threads():
+  from scaling.bench import plan as bench_plan  # pylint: disable=g-import-not-at-top
+  by_id = {r["id"]: r for r in bench_plan.cpu_rows(threads=2)}
+  for shape in ("4x128 b16x128", "2x128 b4x512"):
+    ours = by_id[f"transformer {shape} cpu"]
+    eager, compiled = (by_id[f"nanogpt {shape} cpu {m}"] for m in ("eager", "compiled"))
+    assert ours["peer"] == eager["id"] and ours["peers"] == [eager["id"], compiled["id"]]
+    for peer in (eager, compiled):
+      assert [peer[k] for k in ("n_layer", "d_model", "n_heads", "batch", "n_ctx")] == \
+          [ours[k] for k in ("n_layer", "d_model", "n_heads", "batch", "n_ctx")]
+      assert (peer["device"], peer["threads"], peer["dtype"]) == ("cpu", 2, "float32")
+      assert ours["vocab"] == 259 and peer["vocab"] == 384  # our rows padded to a multiple of 128
+    assert not eager["compile"] and compiled["compile"]
+    assert by_id[f"transformer {shape} cpu no xnnpack"]["xla_flags"] == \
+        "--xla_cpu_use_xnnpack=false"
+
+
+def test_rounds_report_the_median_of_per_round_ratios(tmp_path, monkeypatch):
+  """Each round's ratio comes from that round's two rows; the median of those is reported."""
+  from scaling.bench import suite as bench_suite  # pylint: disable=g-import-not-at-top
+  speeds = {"a": iter([10.0, 20.0, 30.0]), "b": iter([10.0, 5.0, 30.0])}
+  monkeypatch.setattr(bench_suite, "_run_one", lambda row, **_: {
+      "status": "measured", "tokens_per_sec": next(speeds[row["id"]])})
+  rows = [{"id": "a", "kind": "train", "peer": "b", "peers": ["b"], "est_s": 0, "n_layer": 1,
+           "d_model": 8, "n_ctx": 8, "batch": 1, "vocab": 8},
+          {"id": "b", "kind": "nanogpt", "est_s": 0, "n_layer": 1, "d_model": 8, "n_ctx": 8,
+           "batch": 1, "vocab": 8}]
+  suite = bench_suite.run_suite(rows, str(tmp_path), rounds=3, name="cpu", log=lambda _: None)
+  a, b = suite["rows"]
+  assert a["rounds_ratio"] == [1.0, 4.0, 1.0] and a["ratio"] == 1.0 and a["ratios"] == {"b": 1.0}
+  assert a["tokens_per_sec"] == 20.0 and b["tokens_per_sec"] == 10.0  # medians, not the ratio
+  assert suite["rounds"] == 3 and "3 rounds" in (tmp_path / "bench.md").read_text()
+  assert "# scaling-bench --suite cpu" in (tmp_path / "bench.md").read_text()

@@ -6,6 +6,10 @@
 from PEERS_DIR/nanoGPT; none of its code is in this repository) and the
 training step of its train.py/bench.py: bf16 autocast, TF32 allowed,
 torch.compile, fused AdamW (configure_optimizers), grad clip 1.0.
+On the CPU (row["device"] == "cpu", `scaling-bench --suite cpu`) the peer runs
+in float32 (no autocast: the project's CPU dtype), with
+torch.set_num_threads(row["threads"]), eager or torch.compile (row["compile"]),
+and nanoGPT's own choice of AdamW off CUDA (not fused).
 `torch_lstm`: our own PyTorch model of the same function as scaling's LSTM:
 embedding, nn.LSTM (cuDNN), final LayerNorm, logits tied to the embedding,
 fused AdamW, bf16 autocast, fp32 master weights; the dtype cuDNN ran the
@@ -104,6 +108,9 @@ def measure(row: dict) -> dict:
   if device == "cuda" and not torch.cuda.is_available():
     return {"status": "skipped", "reason": "the PyTorch peer needs a CUDA GPU"}
   sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+  if row.get("threads"):
+    torch.set_num_threads(row["threads"])
+  bf16 = row.get("dtype", "bf16" if device == "cuda" else "float32") == "bf16"
   torch.manual_seed(0)
   torch.backends.cuda.matmul.allow_tf32 = True
   torch.backends.cudnn.allow_tf32 = True
@@ -113,7 +120,7 @@ def measure(row: dict) -> dict:
   y = torch.randint(row["vocab"], (row["batch"], row["n_ctx"]), device=device)
 
   def step():
-    with torch.autocast(device_type=device, dtype=torch.bfloat16):
+    with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
       loss = loss_fn(x, y)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -138,9 +145,11 @@ def measure(row: dict) -> dict:
           "step_time_s": step_s, "compile_time_s": compile_s * row.get("warmup", 3),
           "steps_timed": steps,
           "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None,
-          "final_loss": float(loss), "dtype": "bf16 autocast",
+          "final_loss": float(loss), "dtype": "bf16 autocast" if bf16 else "float32",
           "note": (f"LSTM output {model.recurrence_dtype}" if row["kind"] == "torch_lstm"
-                   else "torch.compile, fused AdamW"),
+                   else ("torch.compile" if row.get("compile", True) else "eager")
+                   + (", fused AdamW" if cuda else
+                      f", AdamW (not fused), {torch.get_num_threads()} threads")),
           "versions": {"torch": torch.__version__, "cuda_runtime": torch.version.cuda,
                        "cudnn": torch.backends.cudnn.version() if cuda else None,
                        "device": torch.cuda.get_device_name(0) if cuda else device}}

@@ -142,3 +142,47 @@ def select(rows: list[dict], only: str) -> list[dict]:
   wanted = {r["id"] for r in rows if r["group"] in groups}
   wanted |= {r[key] for r in rows if r["id"] in wanted for key in ("peer", "base") if r.get(key)}
   return [r for r in rows if r["id"] in wanted]
+
+
+# The study's shapes on this project's CPU machine (issue #25 item 4): byte
+# tokens (vocabulary 259, padded to 384 inside our model; nanoGPT is given the
+# 384 rows outright, so both compute the same logits matmul), float32, AdamW
+# with weight decay 0.1 and grad clip 1.0, the same tokens per step, and the
+# same thread count (XLA:CPU uses every core; torch.set_num_threads(threads)).
+CPU_SHAPES = ((4, 128, 4, 16, 128), (2, 128, 4, 4, 512))  # n_layer, d_model, heads, batch, n_ctx
+CPU_TARGET = "≥1.0× nanoGPT"
+# Rows beside ours at each CPU shape, with XLA_FLAGS of their own: the XLA:CPU
+# default before scaling/xla_cpu.py turned XNNPACK on, and oneDNN.
+CPU_LEVERS = {"no xnnpack": "--xla_cpu_use_xnnpack=false",
+              "onednn": "--xla_cpu_use_onednn=true"}
+
+
+def cpu_rows(*, threads: int | None = None, compile_peer: bool = True, tiny: bool = False,
+             overrides: dict | None = None) -> list[dict]:
+  """Our Transformer and nanoGPT (eager, and torch.compile unless `compile_peer`
+  is False) at the study's CPU shapes; `threads` defaults to the cores this
+  process may run on (as XLA:CPU counts them: under `taskset -c 1`, one)."""
+  import os  # pylint: disable=g-import-not-at-top
+  threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                        else os.cpu_count())
+  rows = []
+  for n_layer, d_model, n_heads, batch, n_ctx in CPU_SHAPES:
+    shape = f"{n_layer}x{d_model} b{batch}x{n_ctx}"
+    common = {"n_layer": n_layer, "d_model": d_model, "n_heads": n_heads, "n_ctx": n_ctx,
+              "batch": batch, "steps": 40, "warmup": 3, "target_s": 6.0, "est_s": 40}
+    if tiny:
+      common.update(n_layer=1, d_model=32, n_heads=2, n_ctx=32, batch=2, steps=2, warmup=1,
+                    target_s=None, est_s=1)
+    peers = [{"id": f"nanogpt {shape} cpu {mode}", "group": "peer", "kind": "nanogpt",
+              "vocab": 384, "device": "cpu", "compile": mode == "compiled", "threads": threads,
+              "dtype": "float32", **common}
+             for mode in (("eager", "compiled") if compile_peer else ("eager",))]
+    ours = {"id": f"transformer {shape} cpu", "group": "transformer", "kind": "train",
+            "model": "transformer", "vocab": 259, "peer": peers[0]["id"],
+            "peers": [p["id"] for p in peers], "target": CPU_TARGET,
+            "overrides": dict(overrides or {}), **common}
+    rows += [ours, *peers]
+    rows += [{**ours, "id": f"{ours['id']} {name}", "group": "lever", "xla_flags": flags,
+              "base": ours["id"], "peer": None, "target": "", "note": flags}
+             for name, flags in CPU_LEVERS.items()]
+  return rows

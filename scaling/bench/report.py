@@ -69,7 +69,7 @@ def markdown(suite: dict) -> str:
   """The whole table, one row per suite row, with skipped rows and their reasons."""
   head = ("| row | shape | batch | tokens/s | MFU | step | compile | peak memory | ratio | "
           "target | status |")
-  out = ["# scaling-bench --suite paper", "", *_versions(suite), "", head,
+  out = [f"# scaling-bench --suite {suite.get('suite', 'paper')}", "", *_versions(suite), "", head,
          "|" + "---|" * 11]
   for r in suite["rows"]:
     measured = r.get("status") == "measured"
@@ -81,6 +81,13 @@ def markdown(suite: dict) -> str:
         f"| {r['id']} | {shape(r)} | {r['batch']} | {_k(r.get('tokens_per_sec'))} | "
         f"{_pct(r.get('mfu'))} | {_ms(r.get('step_time_s'))} | {_s(r.get('compile_time_s'))} | "
         f"{_gib(mem)} | {_ratio(r)} | {r.get('target') or ''} | {status} |")
+  for r in suite["rows"]:
+    if r.get("ratios"):
+      out += ["", f"{r['id']}: " + ", ".join(f"{v:.2f}× {p}" for p, v in r["ratios"].items())]
+  if suite.get("rounds", 1) > 1:
+    out += ["", f"{suite['rounds']} rounds, rows run in turn (A B A B ...): tokens/s is each "
+                "row's median, a ratio the median of the rounds' ratios (each from rows of "
+                "the same round)."]
   sources = sorted({r["ratio_source"] for r in suite["rows"] if r.get("ratio_source")})
   if sources:
     out += ["", "Ratios: " + "; ".join(sources) + "."]

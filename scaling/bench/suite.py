@@ -6,6 +6,11 @@ never share the GPU and a lever's XLA_FLAGS apply from the start. A row that
 would not fit in what is left of the time budget, or that the device cannot
 run, is skipped with a one-line reason; a row that overruns is stopped.
 Writes DIR/bench.json and DIR/bench.md (scaling.bench.report).
+
+`rounds` > 1 measures every row that many times in turn (A B A B ...), takes
+each round's ratio to the peer from that round's two rows, and reports the
+median ratio and the median tokens/s: on a shared machine whose speed drifts,
+only ratios of rows run in the same moment mean anything (`--suite cpu`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ def _child_env(row) -> dict:
   env = dict(os.environ)
   env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
   env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the next row (torch) needs the GPU
-  if row.get("xla_flags"):
-    env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS"), row["xla_flags"]) if f)
+  if row.get("xla_flags"):  # the row's own value of a flag replaces the inherited one
+    named = {f.split("=")[0] for f in row["xla_flags"].split()}
+    kept = [f for f in env.get("XLA_FLAGS", "").split() if f.split("=")[0] not in named]
+    env["XLA_FLAGS"] = " ".join([*kept, row["xla_flags"]])
   return env
 
 
@@ -81,6 +88,9 @@ def _ratios(rows: list[dict], tiny: bool) -> None:
   for r in rows:
     if r.get("status") != "measured":
       continue
+    if r.get("peers"):  # every peer of the row (e.g. nanoGPT eager and compiled)
+      r["ratios"] = {p: r["tokens_per_sec"] / by_id[p]["tokens_per_sec"] for p in r["peers"]
+                     if by_id.get(p, {}).get("status") == "measured"}
     if r.get("peer"):
       peer = by_id.get(r["peer"], {})
       if peer.get("status") == "measured":
@@ -102,23 +112,59 @@ def _ratios(rows: list[dict], tiny: bool) -> None:
     compile_48["ratio_source"] = "compile time, 48 layers over 12"
 
 
+def _median(xs):
+  xs = sorted(xs)
+  return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def _merge_rounds(rounds: list[list[dict]]) -> list[dict]:
+  """One row per suite row: median tokens/s and step time, median per-round ratio."""
+  merged = []
+  for versions in zip(*rounds):
+    measured = [r for r in versions if r.get("status") == "measured"]
+    if not measured:
+      merged.append(versions[0])
+      continue
+    out = dict(measured[0])
+    out["rounds_tokens_per_sec"] = [r.get("tokens_per_sec") for r in measured]
+    for key in ("tokens_per_sec", "step_time_s", "compile_time_s"):
+      if all(r.get(key) is not None for r in measured):
+        out[key] = _median([r[key] for r in measured])
+    ratios = [r["ratio"] for r in measured if r.get("ratio") is not None]
+    if ratios:
+      out["ratio"], out["rounds_ratio"] = _median(ratios), ratios
+    if any(r.get("ratios") for r in measured):
+      out["ratios"] = {p: _median([r["ratios"][p] for r in measured if p in r.get("ratios", {})])
+                       for p in out.get("peers", ()) if any(p in r.get("ratios", {})
+                                                           for r in measured)}
+    out["rounds"] = len(measured)
+    merged.append(out)
+  return merged
+
+
 def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolate: bool = True,
-              peers_dir: str = ".peers", tiny: bool = False, log=print) -> dict:
-  """Measures `rows` in order within `budget_s` seconds; writes bench.json and bench.md."""
+              peers_dir: str = ".peers", tiny: bool = False, log=print, rounds: int = 1,
+              name: str = "paper") -> dict:
+  """Measures `rows` in order, `rounds` times, within `budget_s` seconds; writes
+  bench.json and bench.md."""
   os.makedirs(out_dir, exist_ok=True)
   start = time.monotonic()
-  done = []
-  for row in rows:
-    left = budget_s - (time.monotonic() - start)
-    if left < row["est_s"]:
-      result = {"status": "skipped", "reason": f"time budget: {max(left, 0):.0f} s left of "
-                                               f"{budget_s:.0f} s, the row needs ~{row['est_s']} s"}
-    else:
-      result = _run_one(row, isolate=isolate, timeout_s=min(left, max(4 * row["est_s"], 120)),
-                        peers_dir=peers_dir)
-    done.append({**row, **result})
-    log(bench_report.one_line(done[-1]))
-  _ratios(done, tiny)
+  per_round = []
+  for _ in range(max(rounds, 1)):
+    done = []
+    for row in rows:
+      left = budget_s - (time.monotonic() - start)
+      if left < row["est_s"]:
+        result = {"status": "skipped", "reason": f"time budget: {max(left, 0):.0f} s left of "
+                                                 f"{budget_s:.0f} s, the row needs ~{row['est_s']} s"}
+      else:
+        result = _run_one(row, isolate=isolate, timeout_s=min(left, max(4 * row["est_s"], 120)),
+                          peers_dir=peers_dir)
+      done.append({**row, **result})
+      log(bench_report.one_line(done[-1]))
+    _ratios(done, tiny)
+    per_round.append(done)
+  done = per_round[0] if len(per_round) == 1 else _merge_rounds(per_round)
   if not isolate and not all(r.get("versions") for r in done):
     jax_versions = bench_rows.versions()
   else:
@@ -126,7 +172,7 @@ def run_suite(rows: list[dict], out_dir: str, *, budget_s: float = 420.0, isolat
                          and r["kind"] not in PEER_KINDS), {})
   torch_versions = next((r["versions"] for r in done if r.get("versions")
                          and r["kind"] in PEER_KINDS), {})
-  suite = {"suite": "paper", "tiny": tiny, "budget_s": budget_s,
+  suite = {"suite": name, "rounds": len(per_round), "tiny": tiny, "budget_s": budget_s,
            "elapsed_s": time.monotonic() - start, "isolate": isolate,
            "jax": jax_versions, "torch": torch_versions,
            "peak": next((r["peak"] for r in done if r.get("peak")), None), "rows": done}

@@ -6,6 +6,7 @@
 
   scaling-bench --suite paper --out DIR [--budget_s 420] [--levers a,b] [--only groups]
   scaling-bench --suite paper --tiny --out DIR       # the same rows at CPU size
+  scaling-bench --suite cpu --rounds 3 --out DIR     # study shapes against nanoGPT on the CPU
   scaling-bench --prepare_peers PATH/TO/nanoGPT      # copies its model.py into .peers/
   scaling-bench --inspect_hlo [--tiny] [--levers logits_bf16,chunk_bf16]
 
@@ -38,7 +39,15 @@ _OUT = flags.DEFINE_string("out", None, "Also write the result as JSON here (--s
 _GNS = flags.DEFINE_bool("gns_overhead", False,
                          "Also time the step without the noise-scale estimator (same k "
                          "micro-batches) and report the estimator's overhead.")
-_SUITE = flags.DEFINE_enum("suite", None, ["paper"], "Run a whole suite (see docs/performance.md).")
+_SUITE = flags.DEFINE_enum("suite", None, ["paper", "cpu"],
+                           "Run a whole suite (see docs/performance.md): paper (the GPU rows) or "
+                           "cpu (the study's CPU shapes against nanoGPT on the CPU).")
+_ROUNDS = flags.DEFINE_integer("rounds", 1, "--suite: measure every row this many times in "
+                               "turn; report median ratios of rows of the same round.")
+_THREADS = flags.DEFINE_integer("threads", None, "--suite cpu: the peer's torch threads "
+                                "(default: the cores this process may use, as XLA:CPU counts them).")
+_PEER_COMPILE = flags.DEFINE_bool("peer_compile", True, "--suite cpu: also time nanoGPT under "
+                                "torch.compile (besides eager).")
 _TINY = flags.DEFINE_bool("tiny", False, "--suite/--inspect_hlo: the same rows at CPU size.")
 _BUDGET = flags.DEFINE_float("budget_s", 420.0, "--suite: seconds for all rows; the rest skip.")
 _LEVERS = flags.DEFINE_string("levers", None, "Comma list of levers (default: all; '' none).")
@@ -68,13 +77,18 @@ def _suite():
   if not _OUT.value:
     _fail("--suite needs --out DIR")
   try:
-    rows = bench_plan.select(bench_plan.paper_rows(
-        tiny=_TINY.value, levers=_lever_names(bench_plan.DEFAULT_LEVERS)), _ONLY.value)
+    if _SUITE.value == "cpu":
+      rows = bench_plan.select(bench_plan.cpu_rows(threads=_THREADS.value, tiny=_TINY.value,
+                                                   compile_peer=_PEER_COMPILE.value), _ONLY.value)
+    else:
+      rows = bench_plan.select(bench_plan.paper_rows(
+          tiny=_TINY.value, levers=_lever_names(bench_plan.DEFAULT_LEVERS)), _ONLY.value)
   except ValueError as e:
     _fail(str(e))
   suite = bench_suite.run_suite(rows, _OUT.value, budget_s=_BUDGET.value, isolate=_ISOLATE.value,
                                 peers_dir=_PEERS.value, tiny=_TINY.value,
-                                log=lambda line: print(line, flush=True))
+                                log=lambda line: print(line, flush=True), rounds=_ROUNDS.value,
+                                name=_SUITE.value)
   with open(f"{_OUT.value}/bench.md") as f:
     print(f.read())
   print(f"wrote {_OUT.value}/bench.json and bench.md ({len(suite['rows'])} rows)")
