@@ -1,0 +1,155 @@
+"""A run's train and eval steps compiled by libtpu for a TPU topology, on a CPU.
+
+The steps are the ones scaling-train jits, built by scaling.train.engine on the
+topology's devices from the config resolved for platform tpu (bf16 compute,
+XLA attention, the LSTM's scan). `compile_run` returns a JSON-ready report:
+per-chip memory and a verdict against the chip's HBM, XLA's FLOPs beside the
+project's count, the collectives per step, compile time, topology and mesh.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from scaling import accounting
+from scaling import sharding as shardlib
+from scaling.aot import hlo_stats
+from scaling.aot import topology as topolib
+
+GPT2_VOCAB = 50257   # the paper's BPE; the data is never read here
+
+
+class GpuOnly(ValueError):
+  """A config option with no TPU lowering (cuDNN): one line."""
+
+
+def gpu_only_option(model_cfg) -> str | None:
+  """The line saying a cuDNN option cannot compile for TPU, or None."""
+  if model_cfg.attention == "cudnn":
+    return ("model.attention=cudnn is GPU-only (cuDNN); a TPU compiles XLA attention: "
+            "use model.attention=auto or xla")
+  if model_cfg.kind == "lstm" and model_cfg.lstm_impl == "cudnn":
+    return ("model.lstm_impl=cudnn is GPU-only (cuDNN); a TPU runs the scan: "
+            "use model.lstm_impl=auto or scan")
+  return None
+
+
+def prepare(config, n_devices: int, platform: str = "tpu"):
+  """The RunConfig of `config` on `n_devices` of `platform` (ConfigError)."""
+  from scaling.train import engine  # pylint: disable=g-import-not-at-top
+  line = gpu_only_option(config.model) if platform == "tpu" else None
+  if line:
+    raise GpuOnly(line)
+  return engine.prepare(config, vocab_size=config.model.vocab_size or GPT2_VOCAB,
+                        platform=platform, n_devices=n_devices)
+
+
+def abstract_batch(cfg, mesh) -> dict:
+  spec = jax.ShapeDtypeStruct((cfg.train.batch_size, cfg.data.seq_len), np.int32,
+                              sharding=shardlib.batch_sharding(mesh))
+  return {"inputs": spec, "targets": spec}
+
+
+def project_flops(cfg, params) -> dict:
+  """The MFU count of one step, 6·(N + d_model·V) + 12·L·T·d per token times
+  the batch's tokens (scaling.accounting), and the paper's 6·N alone."""
+  m = cfg.model
+  n = cfg.family.flops(m, params)["n_applied"]
+  per_token = accounting.mfu_flops_per_token(
+      n, m.d_model, m.vocab_size, cfg.family.attention_layers(m), cfg.data.seq_len)
+  return {"n_nonembedding": n, "mfu_count": per_token * cfg.batch_tokens,
+          "six_n": 6 * n * cfg.batch_tokens}
+
+
+def _cost_flops(compiled) -> float:
+  cost = compiled.cost_analysis()
+  cost = (cost[0] if isinstance(cost, (list, tuple)) else cost) or {}
+  return float(cost.get("flops", 0.0))
+
+
+def verdict(total: int, hbm: int) -> dict:
+  gib = lambda x: f"{x / 2**30:.2f}"
+  fits = total <= hbm
+  line = (f"fits ({gib(total)} of {gib(hbm)} GiB)" if fits else
+          f"does not fit by {gib(total - hbm)} GiB ({gib(total)} of {gib(hbm)} GiB)")
+  return {"fits": fits, "line": line}
+
+
+def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
+                flops_breakdown: bool = True) -> dict:
+  """Builds and compiles `config`'s steps for `topo` (see the module docstring).
+  Raises ConfigError, MeshError, GpuOnly (one line each)."""
+  from scaling.train import engine  # pylint: disable=g-import-not-at-top
+  cfg = prepare(config, topo.chips)
+  eng = engine.build(cfg, devices=topo.devices)
+  state, batch = eng.setup.abstract_state, abstract_batch(cfg, eng.mesh)
+  t0 = time.perf_counter()
+  compiled = eng.train_step.trace(state, batch).lower().compile()
+  compile_s = time.perf_counter() - t0
+  mem = hlo_stats.memory(compiled, state, batch)
+  xla = _cost_flops(compiled)
+  counts = project_flops(cfg, state["params"])
+  flops = {"xla_per_chip": xla, "project_per_chip": counts["mfu_count"] / topo.chips,
+           "six_n_per_chip": counts["six_n"] / topo.chips,
+           "ratio": xla * topo.chips / counts["mfu_count"] if counts["mfu_count"] else None}
+  if flops_breakdown:
+    traced = hlo_stats.matmul_flops(eng.train_step, state, batch, vocab=cfg.padded_vocab)
+    flops["matmul_per_chip"] = traced["matmul"] / topo.chips
+    flops["vocab_matmul_per_chip"] = traced["vocab_matmul"] / topo.chips
+  report = {
+      "config": cfg.name, "topology": _topology(topo), "mesh": dict(eng.mesh.shape),
+      "model": _model(cfg, counts), "batch": {"sequences": cfg.train.batch_size,
+                                             "seq_len": cfg.data.seq_len,
+                                             "microbatches": cfg.gns.microbatches},
+      "compile_s": compile_s, "memory": mem, "hbm_bytes": topo.hbm_bytes,
+      "verdict": verdict(mem["total"], topo.hbm_bytes), "flops": flops,
+      "collectives": hlo_stats.collectives(compiled.as_text()),
+  }
+  if eval_step:
+    report["eval"] = _eval(eng, cfg, batch, topo)
+  return report
+
+
+def _eval(eng, cfg, batch, topo) -> dict:
+  params = eng.setup.abstract_state["params"]
+  t0 = time.perf_counter()
+  compiled = eng.eval_step.trace(params, batch).lower().compile()
+  m = compiled.memory_analysis()
+  total = int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+              + m.generated_code_size_in_bytes - m.alias_size_in_bytes)
+  return {"compile_s": time.perf_counter() - t0, "total": total,
+          "verdict": verdict(total, topo.hbm_bytes)}
+
+
+def _topology(topo) -> dict:
+  return {"name": topo.name, "generation": topo.generation, "chips": topo.chips,
+          "hosts": topo.hosts, "slices": topo.slices, "hbm_gib": topo.hbm_bytes / 2**30,
+          "device_kind": topo.devices[0].device_kind}
+
+
+def _model(cfg, counts) -> dict:
+  m = cfg.model
+  return {"kind": m.kind, "size": m.size, "n_layer": m.n_layer, "d_model": m.d_model,
+          "vocab_size": m.vocab_size, "n_nonembedding": counts["n_nonembedding"],
+          "dtype": m.dtype, "attention": m.attention if m.kind == "transformer" else None,
+          "lstm_impl": m.lstm_impl if m.kind == "lstm" else None, "remat": m.remat,
+          "scan_layers": m.scan_layers, "loss_chunk": m.loss_chunk,
+          "logits_bf16": m.logits_bf16}
+
+
+def lower_for_gpu(config, n_devices: int = 1) -> str:
+  """The train step lowered to StableHLO for CUDA on this machine's devices
+  (no GPU needed; XLA attention and the LSTM scan): the module's text."""
+  from scaling.train import engine  # pylint: disable=g-import-not-at-top
+  c = config.copy_and_resolve_references()
+  c.model.attention = "xla" if c.model.attention in ("auto", "cudnn") else c.model.attention
+  c.model.lstm_impl = "scan" if c.model.lstm_impl in ("auto", "cudnn") else c.model.lstm_impl
+  cfg = prepare(c, n_devices, platform="gpu")
+  eng = engine.build(cfg, devices=jax.devices()[:n_devices])
+  batch = abstract_batch(cfg, eng.mesh)
+  lowered = eng.train_step.trace(eng.setup.abstract_state, batch).lower(
+      lowering_platforms=("cuda",))
+  return lowered.as_text()
