@@ -9,6 +9,7 @@ project's count, the collectives per step, compile time, topology and mesh.
 
 from __future__ import annotations
 
+import re
 import time
 
 import jax
@@ -70,11 +71,15 @@ def _cost_flops(compiled) -> float:
   return float(cost.get("flops", 0.0))
 
 
-def verdict(total: int, hbm: int) -> dict:
+def verdict(total: int, hbm: int, refused: int | None = None) -> dict:
+  """"fits (X of Y GiB)" or "does not fit by X GiB"; `refused`: libtpu would
+  not compile it, its temporaries alone exceeding this much available HBM."""
   gib = lambda x: f"{x / 2**30:.2f}"
-  fits = total <= hbm
+  fits = total <= hbm and refused is None
   line = (f"fits ({gib(total)} of {gib(hbm)} GiB)" if fits else
-          f"does not fit by {gib(total - hbm)} GiB ({gib(total)} of {gib(hbm)} GiB)")
+          f"does not fit by {gib(max(total - hbm, 0))} GiB ({gib(total)} of {gib(hbm)} GiB"
+          + (f"; libtpu refused it: temporaries over the {gib(refused)} GiB available)"
+             if refused else ")"))
   return {"fits": fits, "line": line}
 
 
@@ -87,7 +92,10 @@ def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
   eng = engine.build(cfg, devices=topo.devices)
   state, batch = eng.setup.abstract_state, abstract_batch(cfg, eng.mesh)
   t0 = time.perf_counter()
-  compiled = eng.train_step.trace(state, batch).lower().compile()
+  try:
+    compiled = eng.train_step.trace(state, batch).lower().compile()
+  except jax.errors.JaxRuntimeError as e:
+    return _out_of_memory(e, cfg, eng, topo, state, batch, time.perf_counter() - t0)
   compile_s = time.perf_counter() - t0
   mem = hlo_stats.memory(compiled, state, batch)
   xla = _cost_flops(compiled)
@@ -101,16 +109,50 @@ def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
     flops["vocab_matmul_per_chip"] = traced["vocab_matmul"] / topo.chips
   report = {
       "config": cfg.name, "topology": _topology(topo), "mesh": dict(eng.mesh.shape),
-      "model": _model(cfg, counts), "batch": {"sequences": cfg.train.batch_size,
-                                             "seq_len": cfg.data.seq_len,
-                                             "microbatches": cfg.gns.microbatches},
-      "compile_s": compile_s, "memory": mem, "hbm_bytes": topo.hbm_bytes,
+      "model": _model(cfg, counts), "batch": _batch(cfg),
+      "compile_s": compile_s, "memory": mem, "hbm_bytes": topo.hbm_bytes, "compiled": True,
       "verdict": verdict(mem["total"], topo.hbm_bytes), "flops": flops,
       "collectives": hlo_stats.collectives(compiled.as_text()),
   }
   if eval_step:
     report["eval"] = _eval(eng, cfg, batch, topo)
   return report
+
+
+_OOM = re.compile(r"HLO temporaries \(([\d.]+)([KMGT])\) exceeds available HBM \(([\d.]+)([KMGT])\)")
+
+
+def _bytes(value: str, unit: str) -> int:
+  return int(float(value) * 2 ** (10 * "KMGT".index(unit) + 10))
+
+
+def _out_of_memory(error, cfg, eng, topo, state, batch, compile_s) -> dict:
+  """libtpu refuses a program whose temporaries exceed the chip's HBM: the
+  report of what it said (no executable: no FLOPs or collectives)."""
+  m = _OOM.search(str(error))
+  if not m:
+    raise error
+  temps, available = _bytes(*m.group(1, 2)), _bytes(*m.group(3, 4))
+  mem = {"parameters": hlo_stats.shard_bytes(state["params"]),
+         "optimizer_state": hlo_stats.shard_bytes(state["opt_state"]),
+         "batch": hlo_stats.shard_bytes(batch), "temporaries": temps,
+         "available_hbm": available}
+  mem["total"] = mem["parameters"] + mem["optimizer_state"] + mem["batch"] + temps
+  counts = project_flops(cfg, state["params"])
+  return {
+      "config": cfg.name, "topology": _topology(topo), "mesh": dict(eng.mesh.shape),
+      "model": _model(cfg, counts), "batch": _batch(cfg), "compile_s": compile_s,
+      "memory": mem, "hbm_bytes": topo.hbm_bytes, "compiled": False,
+      "verdict": verdict(mem["total"], topo.hbm_bytes, refused=available),
+      "flops": {"xla_per_chip": None, "project_per_chip": counts["mfu_count"] / topo.chips,
+                "six_n_per_chip": counts["six_n"] / topo.chips, "ratio": None},
+      "collectives": None,
+  }
+
+
+def _batch(cfg) -> dict:
+  return {"sequences": cfg.train.batch_size, "seq_len": cfg.data.seq_len,
+          "microbatches": cfg.gns.microbatches}
 
 
 def _eval(eng, cfg, batch, topo) -> dict:

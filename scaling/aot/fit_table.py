@@ -82,7 +82,8 @@ def _microbatches_needed(report: dict, hbm: int, per_chip: int) -> int:
 
 
 def _cell(r: dict) -> str:
-  return r["verdict"]["line"].replace(" GiB", "").replace("of ", "/") + " GiB"
+  total, hbm = r["memory"]["total"] / 2**30, r["hbm_bytes"] / 2**30
+  return f"{'fits' if r['verdict']['fits'] else 'does not fit'}: {total:.1f} of {hbm:.0f} GiB"
 
 
 def _mesh(r: dict) -> str:
@@ -95,12 +96,12 @@ def _mesh(r: dict) -> str:
 
 def row(size, topo, dp, tried) -> str:
   best = tried[-1]
-  fits = best["verdict"]["fits"]
-  flops = dp["flops"]
-  verdict = _cell(best) if fits else f"fits nowhere tried ({_cell(best)})"
+  ratio = next((r["flops"]["ratio"] for r in [dp, *tried] if r["flops"]["ratio"]), None)
+  verdict = _cell(best) if best["verdict"]["fits"] else f"fits nowhere tried ({_cell(best)})"
+  seconds = sum(r["compile_s"] for r in [dp, *tried])
   return (f"| {size} | {dp['model']['n_nonembedding'] / 1e6:.1f}M | {topo.name} | "
           f"{PAPER_BATCH // topo.chips} | {_cell(dp)} | {_mesh(best)} | {verdict} | "
-          f"{flops['ratio']:.3f} | {dp['compile_s']:.0f} s |")
+          f"{f'{ratio:.3f}' if ratio else 'n/a'} | {seconds:.0f} s |")
 
 
 HEADER = [

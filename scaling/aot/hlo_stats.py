@@ -31,7 +31,7 @@ def _itemsize(dtype: str) -> int:
   return max(int(bits.group(1)) // 8, 1) if bits else 4
 
 
-def _shard_bytes(tree) -> int:
+def shard_bytes(tree) -> int:
   """Bytes one device holds of a tree of sharded ShapeDtypeStructs."""
   total = 0
   for leaf in jax.tree.leaves(tree):
@@ -45,9 +45,9 @@ def memory(compiled, abstract_state: dict, batch: dict) -> dict:
   memory analysis; total = arguments + outputs − donated + temporaries + code."""
   m = compiled.memory_analysis()
   out = {
-      "parameters": _shard_bytes(abstract_state["params"]),
-      "optimizer_state": _shard_bytes(abstract_state["opt_state"]),
-      "batch": _shard_bytes(batch),
+      "parameters": shard_bytes(abstract_state["params"]),
+      "optimizer_state": shard_bytes(abstract_state["opt_state"]),
+      "batch": shard_bytes(batch),
       "arguments": int(m.argument_size_in_bytes),
       "outputs": int(m.output_size_in_bytes),
       "donated": int(m.alias_size_in_bytes),

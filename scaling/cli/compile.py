@@ -49,12 +49,21 @@ def summary(r: dict) -> str:
   t, m, f = r["topology"], r["memory"], r["flops"]
   mesh = ", ".join(f"{k} {v}" for k, v in r["mesh"].items())
   model = r["model"]
-  lines = [
+  head = [
       f"{r['config']} ({model['n_nonembedding'] / 1e6:.1f}M non-embedding, {model['dtype']}, "
       f"remat {model['remat']}) on {t['name']}: {t['chips']} {t['generation']} chips, "
       f"{t['hosts']} hosts, {t['slices']} slice(s); mesh {mesh}",
       f"  batch {r['batch']['sequences']}x{r['batch']['seq_len']} "
       f"({r['batch']['microbatches']} micro-batches); compiled in {r['compile_s']:.1f} s",
+  ]
+  if not r["compiled"]:
+    return "\n".join(head + [
+        f"  per chip: parameters {_gib(m['parameters'])}, optimizer state "
+        f"{_gib(m['optimizer_state'])}, batch {_gib(m['batch'])}; temporaries "
+        f"{_gib(m['temporaries'])}",
+        f"  memory: {r['verdict']['line']}",
+        f"  FLOPs per chip-step: project count {f['project_per_chip']:.3e} (no executable)"])
+  lines = head + [
       f"  per chip: parameters {_gib(m['parameters'])}, optimizer state "
       f"{_gib(m['optimizer_state'])}, batch {_gib(m['batch'])} (arguments "
       f"{_gib(m['arguments'])}); temporaries {_gib(m['temporaries'])}; outputs "
