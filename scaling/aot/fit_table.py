@@ -11,6 +11,7 @@ report is kept in OUT/SIZE-TOPOLOGY-CASE.json, so a rerun resumes.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -22,8 +23,7 @@ from scaling.aot import topology as topolib
 
 BEGIN, END = "<!-- fit-table:begin -->", "<!-- fit-table:end -->"
 PAPER_BATCH, PAPER_CTX = 512, 1024
-COMMAND = ("scaling-compile --config configs/transformer.py --topology v5e-8,v5p-8,v5e-16 "
-           "--fit_table docs/tpu.md --out docs/tpu_fit")
+
 
 
 def case_config(base, size: str, overrides: dict):
@@ -38,12 +38,19 @@ def case_config(base, size: str, overrides: dict):
   return c
 
 
-def _compile(base, size, topo, overrides: dict, out: str | None) -> dict:
+class NotCompiled(Exception):
+  """cached_only: a case with no report in OUT yet."""
+
+
+def _compile_case(base, size, topo, overrides: dict, out: str | None,
+             cached_only: bool = False) -> dict:
   name = "-".join([size, topo.name] + [f"{k.split('.')[1]}{v}" for k, v in overrides.items()])
   path = os.path.join(out, name + ".json") if out else None
   if path and os.path.exists(path):
     with open(path) as f:
       return json.load(f)
+  if cached_only:
+    raise NotCompiled(name)
   print(f"compiling {name}", flush=True)
   report = compiled.compile_run(case_config(base, size, overrides), topo, eval_step=False)
   report["overrides"] = overrides
@@ -54,9 +61,10 @@ def _compile(base, size, topo, overrides: dict, out: str | None) -> dict:
   return report
 
 
-def recommend(base, size: str, topo, out=None) -> tuple[dict, list[dict]]:
+def recommend(base, size: str, topo, out=None, cached_only=False) -> tuple[dict, list[dict]]:
   """(the data-parallel report, the reports tried for a fitting mesh; the
   last is the recommendation, fitting or not)."""
+  _compile = functools.partial(_compile_case, cached_only=cached_only)
   dp = _compile(base, size, topo, {"mesh.fsdp": 1}, out)
   fsdp = {"mesh.fsdp": topo.chips // topo.slices}
   tried = [_compile(base, size, topo, fsdp, out)]
@@ -111,23 +119,29 @@ HEADER = [
 ]
 
 
-def table(topologies, sizes=None, base=None, out=None) -> list[str]:
+def table(topologies, sizes=None, base=None, out=None, cached_only=False) -> list[str]:
   lines = list(HEADER)
   for size in sizes or configlib.SIZES:
     for name in topologies:
       topo = topolib.devices(name)
-      dp, tried = recommend(base, size, topo, out)
+      try:
+        dp, tried = recommend(base, size, topo, out, cached_only)
+      except NotCompiled as e:
+        lines.append(f"| {size} | | {name} | {PAPER_BATCH // topo.chips} | not compiled yet "
+                     f"({e}) | | | | |")
+        continue
       lines.append(row(size, topo, dp, tried))
   return lines
 
 
-def regenerate(path: str, topologies, sizes=None, base=None, out=None) -> None:
+def regenerate(path: str, topologies, sizes=None, base=None, out=None,
+               cached_only=False) -> None:
   """Rewrites the table between BEGIN and END in `path` (Markdown)."""
   with open(path) as f:
     text = f.read()
   if BEGIN not in text or END not in text:
     raise ValueError(f"{path} has no {BEGIN} ... {END} markers for the table")
-  block = "\n".join([BEGIN, *table(topologies, sizes, base, out), END])
+  block = "\n".join([BEGIN, *table(topologies, sizes, base, out, cached_only), END])
   text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
   with open(path, "w") as f:
     f.write(text)

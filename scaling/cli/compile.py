@@ -38,6 +38,9 @@ _FIT_TABLE = flags.DEFINE_string(
     "fit_table", None, "Regenerate the fits table between its markers in this Markdown "
     "file (e.g. docs/tpu.md); takes --topology as a comma-separated list.")
 _SIZES = flags.DEFINE_string("sizes", None, "--fit_table: comma-separated sizes (default all).")
+_CACHED_ONLY = flags.DEFINE_bool(
+    "cached_only", False, "--fit_table: use only the reports already in --out; rows not "
+    "compiled yet say so.")
 
 
 def _gib(x) -> str:
@@ -102,7 +105,7 @@ def _table() -> int:
   from scaling.aot import fit_table  # pylint: disable=g-import-not-at-top
   sizes = _SIZES.value.split(",") if _SIZES.value else None
   fit_table.regenerate(_FIT_TABLE.value, _TOPOLOGY.value.split(","), sizes=sizes,
-                       base=_CONFIG.value, out=_OUT.value)
+                       base=_CONFIG.value, out=_OUT.value, cached_only=_CACHED_ONLY.value)
   print(f"wrote the table in {_FIT_TABLE.value}")
   return 0
 
