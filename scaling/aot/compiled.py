@@ -104,9 +104,12 @@ def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
            "six_n_per_chip": counts["six_n"] / topo.chips,
            "ratio": xla * topo.chips / counts["mfu_count"] if counts["mfu_count"] else None}
   if flops_breakdown:
-    traced = hlo_stats.matmul_flops(eng.train_step, state, batch, vocab=cfg.padded_vocab)
+    traced = hlo_stats.flop_breakdown(eng.train_step, state, batch, vocab=cfg.padded_vocab)
     flops["matmul_per_chip"] = traced["matmul"] / topo.chips
     flops["vocab_matmul_per_chip"] = traced["vocab_matmul"] / topo.chips
+    flops["breakdown_per_chip"] = {
+        k: (v / topo.chips if k != "by_primitive" else
+            {name: f / topo.chips for name, f in v.items()}) for k, v in traced.items()}
   report = {
       "config": cfg.name, "topology": _topology(topo), "mesh": dict(eng.mesh.shape),
       "model": _model(cfg, counts), "batch": _batch(cfg),

@@ -4,6 +4,7 @@ and its matrix-product FLOPs, read without running it.
   memory(compiled, setup, batch)  argument bytes by kind, temporaries, outputs, code
   collectives(hlo_text)           count and operand bytes per step, by kind
   matmul_flops(step, *args)       2·M·N·K of every dot_general in the traced step
+  flop_breakdown(step, *args)     those, the elementwise work and the optimizer's
 """
 
 from __future__ import annotations
@@ -141,18 +142,71 @@ def _dot_flops(eqn) -> int:
   return 2 * math.prod(eqn.outvars[0].aval.shape) * k
 
 
+# XLA's cost analysis (HloCostAnalysis): an elementwise op or a compare is one
+# FLOP per output element, a transcendental one is a "transcendental" instead,
+# a reduction one per input element it folds; data movement is free.
+_TRANSCENDENTAL = {"exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "erf",
+                   "erf_inv", "rsqrt", "sqrt", "cbrt", "pow", "sin", "cos", "tan", "atan2"}
+_ELEMENTWISE = {"add", "add_any", "sub", "mul", "div", "neg", "max", "min", "abs", "sign",
+                "select_n", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "xor",
+                "integer_pow", "square", "convert_element_type", "rem", "floor", "ceil",
+                "round", "clamp", "is_finite", "nextafter", "stop_gradient"}
+_REDUCE = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax", "argmin",
+           "reduce_and", "reduce_or", "cumsum", "cummax", "cumlogsumexp"}
+OPTIMIZER_SCOPE = "optimizer"   # scaling/train/step.py's named scope
+
+
+def flop_breakdown(step, *args, vocab: int = 0) -> dict:
+  """The FLOPs of one call of `step` over every device (global shapes), from
+  its jaxpr (the program lowered to HLO), counted by XLA's cost-analysis
+  rules and split by what they are:
+
+    matmul          2·M·N·K of every dot_general (remat's recomputation as traced)
+    vocab_matmul    of those, the ones with a `vocab`-sized dimension (logits)
+    elementwise     model elementwise ops and reductions, outside the optimizer
+    vocab_elementwise  of those, over a vocab-sized array (the softmax cross-entropy)
+    optimizer       everything under the step's "optimizer" scope (norm, AdamW, apply)
+    transcendentals exp, log, rsqrt, ... (XLA counts them apart from FLOPs)
+    by_primitive    elementwise + optimizer FLOPs per primitive, largest first
+  """
+  jaxpr = jax.make_jaxpr(step)(*args).jaxpr
+  out = collections.Counter()
+  by_primitive = collections.Counter()
+  for eqn, times in _eqns(jaxpr):
+    name = eqn.primitive.name
+    shapes = [getattr(v.aval, "shape", ()) for v in (*eqn.invars, *eqn.outvars)]
+    vocab_sized = bool(vocab) and any(vocab in s for s in shapes)
+    if name == "dot_general":
+      flops = times * _dot_flops(eqn)
+      out["matmul"] += flops
+      out["vocab_matmul"] += flops if vocab_sized else 0
+      continue
+    if name in _TRANSCENDENTAL:
+      out["transcendentals"] += times * math.prod(eqn.outvars[0].aval.shape)
+      continue
+    if name in _ELEMENTWISE:
+      flops = times * math.prod(eqn.outvars[0].aval.shape)
+    elif name in _REDUCE:
+      flops = times * (math.prod(eqn.invars[0].aval.shape) - math.prod(eqn.outvars[0].aval.shape))
+    else:
+      continue
+    optimizer = OPTIMIZER_SCOPE in str(eqn.source_info.name_stack)
+    key = "optimizer" if optimizer else "elementwise"
+    out[key] += flops
+    if not optimizer and vocab_sized:
+      out["vocab_elementwise"] += flops
+    by_primitive[f"{key}:{name}"] += flops
+  result = {k: int(out[k]) for k in ("matmul", "vocab_matmul", "elementwise",
+                                      "vocab_elementwise", "optimizer", "transcendentals")}
+  result["total"] = result["matmul"] + result["elementwise"] + result["optimizer"]
+  result["by_primitive"] = dict(by_primitive.most_common(12))
+  return result
+
+
 def matmul_flops(step, *args, vocab: int = 0) -> dict:
   """Matrix-product FLOPs of one call of `step` over every device (global
   shapes), from its jaxpr, remat's recomputation included as traced:
   "matmul" all of them, "vocab_matmul" those with a `vocab`-sized dimension
   (the logits and their gradients)."""
-  jaxpr = jax.make_jaxpr(step)(*args).jaxpr
-  total = vocab_total = 0
-  for eqn, times in _eqns(jaxpr):
-    if eqn.primitive.name == "dot_general":
-      flops = times * _dot_flops(eqn)
-      total += flops
-      shapes = [v.aval.shape for v in (*eqn.invars, *eqn.outvars)]
-      if vocab and any(vocab in s for s in shapes):
-        vocab_total += flops
-  return {"matmul": total, "vocab_matmul": vocab_total}
+  b = flop_breakdown(step, *args, vocab=vocab)
+  return {"matmul": b["matmul"], "vocab_matmul": b["vocab_matmul"]}

@@ -47,6 +47,19 @@ def _gib(x) -> str:
   return f"{x / 2**30:.3f} GiB"
 
 
+def _gap(f: dict) -> list[str]:
+  """What XLA's FLOPs beyond the count are made of (the traced breakdown)."""
+  b = f.get("breakdown_per_chip")
+  if not b:
+    return []
+  x = f["xla_per_chip"]
+  share = lambda v: f"{v:.3e} ({v / x:.1%})"
+  return [f"  XLA's FLOPs: matmuls {share(b['matmul'])} (logits {b['vocab_matmul'] / x:.1%}), "
+          f"model elementwise {share(b['elementwise'])} (cross-entropy over the vocabulary "
+          f"{b['vocab_elementwise'] / x:.1%}), optimizer {share(b['optimizer'])}; traced "
+          f"total / XLA {b['total'] / x:.3f}"]
+
+
 def summary(r: dict) -> str:
   """The report as the lines scaling-compile prints."""
   t, m, f = r["topology"], r["memory"], r["flops"]
@@ -77,6 +90,7 @@ def summary(r: dict) -> str:
       f"{f['ratio']:.3f}" + (f"; traced matmuls {f['matmul_per_chip']:.3e} (vocabulary-sized "
                              f"{f['vocab_matmul_per_chip']:.3e})" if "matmul_per_chip" in f
                              else ""),
+      *_gap(f),
       "  collectives per step: " + ", ".join(
           f"{k} {v['count']} ({_gib(v['bytes'])})" for k, v in r["collectives"].items()),
   ]
