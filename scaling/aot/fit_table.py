@@ -2,11 +2,24 @@
 
 For each size of scaling.config.SIZES at the paper's batch (512 sequences of
 1024 tokens per step, split over the chips) and each topology, it compiles
-the train step under pure data parallelism, then looks for a mesh that fits:
-FSDP over every chip of a slice, then with remat=block, then with the batch
-accumulated in gns.microbatches micro-batches (2, 4, ... up to one sequence
-per chip per micro-batch). A size that fits nowhere says so. Each compile's
-report is kept in OUT/SIZE-TOPOLOGY-CASE.json, so a rerun resumes.
+the train step under pure data parallelism; if that does not fit, it climbs a
+ladder cheapest-first (in step time, not compile time) until a rung fits:
+
+  1. FSDP over every chip of a slice, with the batch accumulated in k
+     micro-batches (gns.microbatches; k = 1 when FSDP's smaller state alone
+     makes room). k starts at the fewest the data-parallel compile's
+     temporaries say are needed and doubles up to one sequence per chip per
+     micro-batch. Micro-batching adds no FLOPs.
+  2. Then model.remat=block (a forward recomputed, about a third more
+     matmul FLOPs) at the largest k.
+
+A size whose last rung does not fit fits nowhere tried, and says so. Every
+case is compiled with model.scan_layers=True: one block's program scanned over
+depth, so compile time is flat in depth; docs/tpu.md records that its memory
+agrees with the unrolled stack's. Each compile's report is kept in
+OUT/SIZE-TOPOLOGY-CASE.json, so a rerun resumes, and the table is rewritten
+after every case, so an interrupted run leaves a table with its missing rows
+marked.
 """
 
 from __future__ import annotations
@@ -23,15 +36,16 @@ from scaling.aot import topology as topolib
 
 BEGIN, END = "<!-- fit-table:begin -->", "<!-- fit-table:end -->"
 PAPER_BATCH, PAPER_CTX = 512, 1024
-
+SCAN_LAYERS = True
 
 
 def case_config(base, size: str, overrides: dict):
-  c = configlib.variant_config(f"size={size}", kind=base.model.kind) if base is None else \
-      base.copy_and_resolve_references()
+  c = (configlib.variant_config(f"size={size}", kind="transformer") if base is None
+       else base.copy_and_resolve_references())
   configlib.apply_size(c, size)
   c.name = f"{c.model.kind}-{size}"
   c.model.n_ctx, c.train.batch_size = PAPER_CTX, PAPER_BATCH
+  c.model.scan_layers = SCAN_LAYERS
   for key, value in overrides.items():
     section, name = key.split(".")
     c[section][name] = value
@@ -42,9 +56,13 @@ class NotCompiled(Exception):
   """cached_only: a case with no report in OUT yet."""
 
 
+def case_name(size, topo_name, overrides: dict) -> str:
+  return "-".join([size, topo_name] + [f"{k.split('.')[1]}{v}" for k, v in overrides.items()])
+
+
 def _compile_case(base, size, topo, overrides: dict, out: str | None,
-             cached_only: bool = False) -> dict:
-  name = "-".join([size, topo.name] + [f"{k.split('.')[1]}{v}" for k, v in overrides.items()])
+                  cached_only: bool = False) -> dict:
+  name = case_name(size, topo.name, overrides)
   path = os.path.join(out, name + ".json") if out else None
   if path and os.path.exists(path):
     with open(path) as f:
@@ -58,90 +76,135 @@ def _compile_case(base, size, topo, overrides: dict, out: str | None,
     os.makedirs(out, exist_ok=True)
     with open(path, "w") as f:
       json.dump(report, f, indent=1)
+  print(f"  {name}: {report['verdict']['line']} ({report['compile_s']:.0f} s)", flush=True)
   return report
 
 
 def recommend(base, size: str, topo, out=None, cached_only=False) -> tuple[dict, list[dict]]:
-  """(the data-parallel report, the reports tried for a fitting mesh; the
-  last is the recommendation, fitting or not)."""
+  """(the data-parallel report, the reports of the rungs tried; the last is
+  the recommendation, fitting or not; empty when data parallelism fits)."""
   _compile = functools.partial(_compile_case, cached_only=cached_only)
   dp = _compile(base, size, topo, {"mesh.fsdp": 1}, out)
-  fsdp = {"mesh.fsdp": topo.chips // topo.slices}
-  tried = [_compile(base, size, topo, fsdp, out)]
-  if tried[-1]["verdict"]["fits"]:
-    return dp, tried
-  remat = {**fsdp, "model.remat": "block"}
-  tried.append(_compile(base, size, topo, remat, out))
+  if dp["verdict"]["fits"]:
+    return dp, []
   per_chip = PAPER_BATCH // topo.chips
-  k = _microbatches_needed(tried[-1], topo.hbm_bytes, per_chip)
-  while not tried[-1]["verdict"]["fits"] and k <= per_chip:
-    tried.append(_compile(base, size, topo, {**remat, "gns.microbatches": k}, out))
+  fsdp = {"mesh.fsdp": topo.chips // topo.slices}
+  k = _microbatches_needed(dp, topo, per_chip)
+  tried = []
+  while True:
+    case = dict(fsdp, **({"gns.microbatches": k} if k > 1 else {}))
+    tried.append(_compile(base, size, topo, case, out))
+    if tried[-1]["verdict"]["fits"] or k >= per_chip:
+      break
     k *= 2
+  if not tried[-1]["verdict"]["fits"]:
+    tried.append(_compile(base, size, topo, {**case, "model.remat": "block"}, out))
   return dp, tried
 
 
-def _microbatches_needed(report: dict, hbm: int, per_chip: int) -> int:
-  """The fewest power-of-two micro-batches whose temporaries (scaled down
-  from this compile's) leave the state room; at least 2."""
-  m = report["memory"]
-  room = hbm - (m["total"] - m["temporaries"])
+def _microbatches_needed(dp: dict, topo, per_chip: int) -> int:
+  """The fewest power-of-two micro-batches (1 included) whose temporaries, the
+  data-parallel compile's scaled down, fit beside the FSDP state and its
+  gathered bf16 weights."""
+  m = dp["memory"]
+  hbm = m.get("available_hbm") or topo.hbm_bytes
+  fsdp = topo.chips // topo.slices
+  state = (m["parameters"] + m["optimizer_state"]) / fsdp
+  gathered = m["parameters"] / 2      # bf16 copies of the float32 weights
+  room = 0.9 * hbm - state - gathered - m["batch"]
   need = m["temporaries"] / room if room > 0 else per_chip
-  return min(max(2, 2 ** math.ceil(math.log2(max(need, 1)))), max(per_chip, 2))
+  return min(2 ** max(0, math.ceil(math.log2(max(need, 1)))), per_chip)
+
+
+def _gib(r: dict) -> str:
+  return f"{r['memory']['total'] / 2**30:.1f}"
 
 
 def _cell(r: dict) -> str:
-  total, hbm = r["memory"]["total"] / 2**30, r["hbm_bytes"] / 2**30
-  return f"{'fits' if r['verdict']['fits'] else 'does not fit'}: {total:.1f} of {hbm:.0f} GiB"
+  hbm = r["hbm_bytes"] / 2**30
+  return f"{'fits' if r['verdict']['fits'] else 'does not fit'}: {_gib(r)} of {hbm:.0f} GiB"
+
+
+def _rung(r: dict) -> str:
+  o = r.get("overrides", {})
+  parts = [f"fsdp {o['mesh.fsdp']}" if o.get("mesh.fsdp", 1) > 1 else "data"]
+  parts += [f"{o['gns.microbatches']} micro-batches"] if "gns.microbatches" in o else []
+  parts += [f"remat {o['model.remat']}"] if "model.remat" in o else []
+  return ", ".join(parts)
 
 
 def _mesh(r: dict) -> str:
   o = r.get("overrides", {})
-  extra = [f"remat {o['model.remat']}"] if "model.remat" in o else []
-  extra += [f"{o['gns.microbatches']} micro-batches"] if "gns.microbatches" in o else []
+  extra = [f"{o['gns.microbatches']} micro-batches"] if "gns.microbatches" in o else []
+  extra += [f"remat {o['model.remat']}"] if "model.remat" in o else []
   return "x".join(str(v) for v in r["mesh"].values()) + (f" ({', '.join(extra)})" if extra
                                                           else "")
 
 
 def row(size, topo, dp, tried) -> str:
-  best = tried[-1]
-  ratio = next((r["flops"]["ratio"] for r in [dp, *tried] if r["flops"]["ratio"]), None)
+  best = tried[-1] if tried else dp
+  ratio = next((r["flops"]["ratio"] for r in [best, *tried, dp] if r["flops"]["ratio"]), None)
   verdict = _cell(best) if best["verdict"]["fits"] else f"fits nowhere tried ({_cell(best)})"
+  ladder = "; ".join(f"{_rung(r)}: {_gib(r)} GiB {'✓' if r['verdict']['fits'] else '✗'}"
+                     for r in tried) or "(data parallel fits)"
   seconds = sum(r["compile_s"] for r in [dp, *tried])
   return (f"| {size} | {dp['model']['n_nonembedding'] / 1e6:.1f}M | {topo.name} | "
           f"{PAPER_BATCH // topo.chips} | {_cell(dp)} | {_mesh(best)} | {verdict} | "
-          f"{f'{ratio:.3f}' if ratio else 'n/a'} | {seconds:.0f} s |")
+          f"{f'{ratio:.3f}' if ratio else 'n/a'} | {ladder} | {seconds:.0f} s |")
 
 
 HEADER = [
     "| size | N | topology | sequences per chip | data parallel: per chip | recommended mesh "
-    "(data x fsdp x model) | recommended: per chip | XLA / project FLOPs | compile |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "(data x fsdp x model) | recommended: per chip | XLA / project FLOPs | rungs tried "
+    "(per chip) | compile |",
+    "|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
+@functools.lru_cache(maxsize=None)
+def _topology(name: str):
+  return topolib.devices(name)
+
+
+def _row(base, size, name, out, cached_only) -> str:
+  topo = _topology(name)
+  try:
+    dp, tried = recommend(base, size, topo, out, cached_only)
+  except NotCompiled as e:
+    return (f"| {size} | | {name} | {PAPER_BATCH // topo.chips} | not compiled yet "
+            f"(next: {e}) | | | | | |")
+  return row(size, topo, dp, tried)
+
+
 def table(topologies, sizes=None, base=None, out=None, cached_only=False) -> list[str]:
+  """Every size's rows; only `sizes` (default all) are compiled unless
+  cached_only, the others come from OUT's reports or say not compiled yet."""
   lines = list(HEADER)
-  for size in sizes or configlib.SIZES:
+  for size in configlib.SIZES:
+    compile_it = not cached_only and (sizes is None or size in sizes)
     for name in topologies:
-      topo = topolib.devices(name)
-      try:
-        dp, tried = recommend(base, size, topo, out, cached_only)
-      except NotCompiled as e:
-        lines.append(f"| {size} | | {name} | {PAPER_BATCH // topo.chips} | not compiled yet "
-                     f"({e}) | | | | |")
-        continue
-      lines.append(row(size, topo, dp, tried))
+      lines.append(_row(base, size, name, out, not compile_it))
   return lines
 
 
-def regenerate(path: str, topologies, sizes=None, base=None, out=None,
-               cached_only=False) -> None:
-  """Rewrites the table between BEGIN and END in `path` (Markdown)."""
+def _write(path: str, lines: list[str]) -> None:
   with open(path) as f:
     text = f.read()
   if BEGIN not in text or END not in text:
     raise ValueError(f"{path} has no {BEGIN} ... {END} markers for the table")
-  block = "\n".join([BEGIN, *table(topologies, sizes, base, out, cached_only), END])
+  block = "\n".join([BEGIN, *lines, END])
   text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
   with open(path, "w") as f:
     f.write(text)
+
+
+def regenerate(path: str, topologies, sizes=None, base=None, out=None,
+               cached_only=False) -> None:
+  """Rewrites the table between BEGIN and END in `path` (Markdown), after
+  every case compiled (in the order `sizes` gives) and at the end."""
+  if not cached_only:
+    for size in sizes or configlib.SIZES:
+      for name in topologies:
+        _row(base, size, name, out, False)
+        _write(path, table(topologies, base=base, out=out, cached_only=True))
+  _write(path, table(topologies, base=base, out=out, cached_only=True))
