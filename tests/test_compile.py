@@ -140,3 +140,26 @@ def test_collectives_count_a_channel_once_and_a_loop_body_per_trip():
   assert c["all-reduce"] == {"count": 12, "bytes": 12 * 8}
   assert c["all-gather"] == {"count": 1, "bytes": 16}
   assert c["collective-permute"] == {"count": 1, "bytes": 8}
+
+
+def test_a_loop_without_a_known_trip_count_counts_its_condition_s_bound():
+  # libtpu's optimised HLO drops known_trip_count from a scan's while loop: the
+  # bound is read off its condition; a fusion in the body runs as often as it
+  hlo = "\n".join([
+      "%fused_gather (p: bf16[2]) -> bf16[8] {",
+      "  %all-gather.1 = bf16[8]{0} all-gather(%p), channel_id=4, dimensions={0}",
+      "}",
+      "%cond (p: (s32[], bf16[4])) -> pred[] {",
+      "  %constant.7 = s32[]{:T(128)} constant(16)",
+      "  %gte = s32[]{:T(128)} get-tuple-element(%p), index=0",
+      "  ROOT %lt.1 = pred[]{:T(512)} compare(%gte, %constant.7), direction=LT",
+      "}",
+      "%body (p: (s32[], bf16[4])) -> (s32[], bf16[4]) {",
+      "  %f = bf16[8]{0} fusion(%x), kind=kLoop, calls=%fused_gather",
+      "}",
+      "ENTRY %main (a: bf16[4]) -> bf16[4] {",
+      "  %w = (s32[], bf16[4]) while(%t), condition=%cond, body=%body",
+      "}",
+  ])
+  assert hlo_stats.collectives(hlo)["all-gather"] == {"count": 16, "bytes": 16 * 16}
+  assert hlo_stats.has_loops(hlo)

@@ -84,7 +84,7 @@ def verdict(total: int, hbm: int, refused: int | None = None) -> dict:
 
 
 def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
-                flops_breakdown: bool = True) -> dict:
+                flops_breakdown: bool = True, keep_hlo: bool = False) -> dict:
   """Builds and compiles `config`'s steps for `topo` (see the module docstring).
   Raises ConfigError, MeshError, GpuOnly (one line each)."""
   from scaling.train import engine  # pylint: disable=g-import-not-at-top
@@ -99,10 +99,15 @@ def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
   compile_s = time.perf_counter() - t0
   mem = hlo_stats.memory(compiled, state, batch)
   xla = _cost_flops(compiled)
+  hlo = compiled.as_text()
   counts = project_flops(cfg, state["params"])
+  # XLA's cost analysis counts a while loop's body once, not once per trip:
+  # under model.scan_layers or gns.microbatches > 1 its FLOPs are not the step's
+  loops = hlo_stats.has_loops(hlo)
   flops = {"xla_per_chip": xla, "project_per_chip": counts["mfu_count"] / topo.chips,
-           "six_n_per_chip": counts["six_n"] / topo.chips,
-           "ratio": xla * topo.chips / counts["mfu_count"] if counts["mfu_count"] else None}
+           "six_n_per_chip": counts["six_n"] / topo.chips, "xla_counts_loop_bodies_once": loops,
+           "ratio": (xla * topo.chips / counts["mfu_count"]
+                     if counts["mfu_count"] and not loops else None)}
   if flops_breakdown:
     traced = hlo_stats.flop_breakdown(eng.train_step, state, batch, vocab=cfg.padded_vocab)
     flops["matmul_per_chip"] = traced["matmul"] / topo.chips
@@ -115,10 +120,12 @@ def compile_run(config, topo: topolib.Topology, *, eval_step: bool = True,
       "model": _model(cfg, counts), "batch": _batch(cfg),
       "compile_s": compile_s, "memory": mem, "hbm_bytes": topo.hbm_bytes, "compiled": True,
       "verdict": verdict(mem["total"], topo.hbm_bytes), "flops": flops,
-      "collectives": hlo_stats.collectives(compiled.as_text()),
+      "collectives": hlo_stats.collectives(hlo),
   }
   if eval_step:
     report["eval"] = _eval(eng, cfg, batch, topo)
+  if keep_hlo:
+    report["_hlo"] = hlo   # the optimised HLO text (not JSON'd: the caller pops it)
   return report
 
 

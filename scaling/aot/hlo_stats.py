@@ -21,8 +21,6 @@ _COLLECTIVE = re.compile(r"=\s(.*?)\s(" + "|".join(KINDS) + r")(-start)?\(")
 _CHANNEL = re.compile(r"\bchannel_id=(\d+)")
 _SHAPE = re.compile(r"\b(pred|[a-z]+\d+(?:e\d+m\d+[a-z]*)?)\[([\d,]*)\]")
 _COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
-_WHILE = re.compile(r"\swhile\(.*body=%?([\w.\-]+).*?known_trip_count\\?\"?:\{\\?\"?n\\?\"?:"
-                    r"\\?\"?(\d+)")
 
 
 def _itemsize(dtype: str) -> int:
@@ -60,23 +58,63 @@ def memory(compiled, abstract_state: dict, batch: dict) -> dict:
   return out
 
 
-def _multipliers(lines) -> dict[str, int]:
-  """How often each computation runs per step: while bodies their trip count
-  (nested loops multiply), everything else once."""
-  parent, trips, current = {}, {}, None
+_WHILE_OP = re.compile(r"\swhile\(.*?condition=%?([\w.\-]+), body=%?([\w.\-]+)")
+_TRIP = re.compile(r"known_trip_count\\?\"?:\{\\?\"?n\\?\"?:\\?\"?(\d+)")
+_CALLS = re.compile(r"\b(?:calls|to_apply|branch_computations)=\{?%?([\w.\-]+)")
+_CONSTANT = re.compile(r"%?([\w.\-]+) = s32\[\]\S* constant\((\d+)\)")
+_LT = re.compile(r"compare\(%?[\w.\-]+, %?([\w.\-]+)\), direction=LT")
+
+
+def _loops(lines):
+  """({computation: (caller, trips)}) over while bodies and called computations
+  (fusions, calls: trips 1). A trip count is the loop's known_trip_count, else
+  read off its condition (counter < constant, as a lowered scan has it); one
+  that cannot be read counts 1."""
+  caller, current, constants, cond_limit, whiles = {}, None, {}, {}, []
   for line in lines:
     c = _COMPUTATION.match(line)
     if c:
       current = c.group(1)
       continue
-    w = _WHILE.search(line)
-    if w and current:
-      parent[w.group(1)], trips[w.group(1)] = current, int(w.group(2))
+    if current is None:
+      continue
+    k = _CONSTANT.search(line)
+    if k:
+      constants[k.group(1)] = int(k.group(2))
+    lt = _LT.search(line)
+    if lt:
+      cond_limit[current] = lt.group(1)
+    w = _WHILE_OP.search(line)
+    if w:
+      trip = _TRIP.search(line)
+      whiles.append((current, w.group(1), w.group(2), int(trip.group(1)) if trip else None))
+      continue
+    for called in _CALLS.findall(line):
+      caller.setdefault(called, (current, 1))
+  for parent, cond, body, trip in whiles:
+    if trip is None:
+      trip = constants.get(cond_limit.get(cond), 1)
+    caller[body] = (parent, trip)
+  return caller
+
+
+def _multipliers(lines) -> dict[str, int]:
+  """How often each computation runs per step: a while body its trip count
+  times its caller's (nested loops multiply), a fused or called computation
+  its caller's, everything else once."""
+  caller = _loops(lines)
   def times(name, depth=0):
-    if name not in parent or depth > 32:
+    if name not in caller or depth > 64:
       return 1
-    return trips[name] * times(parent[name], depth + 1)
-  return {name: times(name) for name in parent}
+    parent, trips = caller[name]
+    return trips * times(parent, depth + 1)
+  return {name: times(name) for name in caller}
+
+
+def has_loops(hlo_text: str) -> bool:
+  """Whether the optimised HLO runs a while loop more than once (a scan over
+  layers or micro-batches), where XLA's cost analysis counts its body once."""
+  return any(trips > 1 for _, trips in _loops(hlo_text.splitlines()).values())
 
 
 def _result_bytes(result: str, kind: str, start: bool) -> int:

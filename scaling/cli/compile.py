@@ -9,14 +9,16 @@ mesh.*, remat, scan), resolved for TPU (bf16 compute, XLA attention, the LSTM's
 scan); the vocabulary is model.vocab_size, else GPT-2's 50257. Prints per-chip
 memory against the chip's HBM and a verdict, XLA's FLOPs beside the project's
 count, the collectives per step, compile time, topology and mesh; --out DIR
-writes the same as DIR/compile.json. Topologies: v4-8, v4-32, v5e-8, v5e-16,
-v5e-64, v5p-8, v5p-128, v6e-8, and NxNAME for N slices (2xv5e-16).
+writes the same as DIR/compile.json, and the optimised HLO as
+DIR/train_step.hlo.gz. Topologies: v4-8, v4-32, v5e-8, v5e-16, v5e-64, v5p-8,
+v5p-128, v6e-8, and NxNAME for N slices (2xv5e-16).
 --fit_table FILE regenerates the which-model-fits-where table in FILE (docs/tpu.md).
 Exit codes: 0 fits, 2 bad input (or libtpu missing), 4 compiled but does not fit.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import sys
@@ -37,6 +39,7 @@ _OUT = flags.DEFINE_string("out", None, "Directory for compile.json.")
 _FIT_TABLE = flags.DEFINE_string(
     "fit_table", None, "Regenerate the fits table between its markers in this Markdown "
     "file (e.g. docs/tpu.md); takes --topology as a comma-separated list.")
+_EVAL = flags.DEFINE_bool("eval_step", True, "Also compile the eval step.")
 _SIZES = flags.DEFINE_string("sizes", None, "--fit_table: comma-separated sizes (default all).")
 _CACHED_ONLY = flags.DEFINE_bool(
     "cached_only", False, "--fit_table: use only the reports already in --out; rows not "
@@ -87,7 +90,9 @@ def summary(r: dict) -> str:
       f"  memory: {r['verdict']['line']}",
       f"  FLOPs per chip-step: XLA {f['xla_per_chip']:.3e}, project count "
       f"{f['project_per_chip']:.3e} (6N alone {f['six_n_per_chip']:.3e}), ratio "
-      f"{f['ratio']:.3f}" + (f"; traced matmuls {f['matmul_per_chip']:.3e} (vocabulary-sized "
+      + (f"{f['ratio']:.3f}" if f["ratio"] is not None else
+         "n/a (XLA counts a loop body once: scan_layers or micro-batches; see the traced "
+         "count)") + (f"; traced matmuls {f['matmul_per_chip']:.3e} (vocabulary-sized "
                              f"{f['vocab_matmul_per_chip']:.3e})" if "matmul_per_chip" in f
                              else ""),
       *_gap(f),
@@ -104,10 +109,15 @@ def _one(topo_name: str) -> int:
   from scaling.aot import compiled  # pylint: disable=g-import-not-at-top
   from scaling.aot import topology  # pylint: disable=g-import-not-at-top
   topo = topology.devices(topo_name)
-  report = compiled.compile_run(_CONFIG.value, topo)
+  report = compiled.compile_run(_CONFIG.value, topo, eval_step=_EVAL.value,
+                                keep_hlo=bool(_OUT.value))
+  hlo = report.pop("_hlo", None)
   print(summary(report))
   if _OUT.value:
     os.makedirs(_OUT.value, exist_ok=True)
+    if hlo is not None:
+      with gzip.open(os.path.join(_OUT.value, "train_step.hlo.gz"), "wt") as f:
+        f.write(hlo)
     path = os.path.join(_OUT.value, "compile.json")
     with open(path, "w") as f:
       json.dump(report, f, indent=1)
