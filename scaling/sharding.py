@@ -73,8 +73,18 @@ def _multislice_devices(devices, shape, slices: int) -> np.ndarray:
                     f"parallelism spans slices; set mesh.fsdp x mesh.model to divide "
                     f"{len(devices) // slices} (the chips of one slice)")
   from jax.experimental import mesh_utils  # pylint: disable=g-import-not-at-top
-  return mesh_utils.create_hybrid_device_mesh(
-      (data // slices, fsdp, model), (slices, 1, 1), devices)
+  per_slice = (data // slices, fsdp, model)
+  try:
+    return mesh_utils.create_hybrid_device_mesh(per_slice, (slices, 1, 1), devices)
+  except NotImplementedError:
+    # an axis that is no product of whole torus axes (data 8 x fsdp 2 on a 4x4
+    # slice): split a physical axis rather than refuse a mesh that divides the chips
+    try:
+      return mesh_utils.create_hybrid_device_mesh(per_slice, (slices, 1, 1), devices,
+                                                  allow_split_physical_axes=True)
+    except NotImplementedError as e:
+      raise MeshError(f"mesh {per_slice} per slice cannot be laid on the slice's torus: "
+                      f"{str(e).splitlines()[0]}") from None
 
 
 def logical_spec(axes, shape, mesh: Mesh) -> P:

@@ -163,3 +163,16 @@ def test_a_loop_without_a_known_trip_count_counts_its_condition_s_bound():
   ])
   assert hlo_stats.collectives(hlo)["all-gather"] == {"count": 16, "bytes": 16 * 16}
   assert hlo_stats.has_loops(hlo)
+
+
+def test_a_multislice_mesh_whose_axes_split_the_torus_is_laid_out():
+  # data 8 x fsdp 2 per 4x4 slice: 8 is no product of whole torus axes
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from scaling import sharding  # pylint: disable=g-import-not-at-top
+  devices = topology.devices("2xv5e-16").devices
+  mesh = sharding.make_mesh(ml_collections.ConfigDict({"data": -1, "fsdp": 2, "model": 1}),
+                            devices)
+  assert dict(mesh.shape) == {"data": 16, "fsdp": 2, "model": 1}
+  # each fsdp group stays inside one slice
+  for group in mesh.devices.reshape(-1, 2):
+    assert len({d.slice_index for d in group}) == 1
