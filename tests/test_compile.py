@@ -163,6 +163,35 @@ def test_a_loop_without_a_known_trip_count_counts_its_condition_s_bound():
   ])
   assert hlo_stats.collectives(hlo)["all-gather"] == {"count": 16, "bytes": 16 * 16}
   assert hlo_stats.has_loops(hlo)
+  # a windowed einsum's loop counts by 2 (bidirectional): 16 / 2 trips
+  stepped = hlo.replace("%body (p: (s32[], bf16[4])) -> (s32[], bf16[4]) {", "\n".join([
+      "%body (p: (s32[], bf16[4])) -> (s32[], bf16[4]) {",
+      "  %two = s32[]{:T(128)} constant(2)",
+      "  %i = s32[]{:T(128)} get-tuple-element(%p), index=0",
+      "  %next = s32[]{:T(128)} add(%i, %two)"]))
+  assert hlo_stats.collectives(stepped)["all-gather"]["count"] == 8
+
+
+def test_hlo_matmul_flops_count_a_convolution_per_loop_trip():
+  hlo = "\n".join([
+      "%fused_dot (a: bf16[8,16], b: bf16[16,4]) -> bf16[8,4] {",
+      "  %a = bf16[8,16]{1,0} parameter(0)",
+      "  %b = bf16[16,4]{1,0} parameter(1)",
+      "  ROOT %convolution.1 = bf16[8,4]{1,0} convolution(%a, %b), dim_labels=bf_io->bf",
+      "}",
+      "%cond (p: (s32[], bf16[4])) -> pred[] {",
+      "  %bound = s32[]{:T(128)} constant(3)",
+      "  %gte = s32[]{:T(128)} get-tuple-element(%p), index=0",
+      "  ROOT %lt = pred[] compare(%gte, %bound), direction=LT",
+      "}",
+      "%body (p: (s32[], bf16[4])) -> (s32[], bf16[4]) {",
+      "  %f = bf16[8,4]{1,0} fusion(%x, %y), kind=kOutput, calls=%fused_dot",
+      "}",
+      "ENTRY %main (a: bf16[4]) -> bf16[4] {",
+      "  %w = (s32[], bf16[4]) while(%t), condition=%cond, body=%body",
+      "}",
+  ])
+  assert hlo_stats.hlo_matmul_flops(hlo) == 3 * 2 * 8 * 4 * 16
 
 
 def test_a_multislice_mesh_whose_axes_split_the_torus_is_laid_out():

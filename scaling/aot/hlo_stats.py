@@ -61,16 +61,20 @@ def memory(compiled, abstract_state: dict, batch: dict) -> dict:
 _WHILE_OP = re.compile(r"\swhile\(.*?condition=%?([\w.\-]+), body=%?([\w.\-]+)")
 _TRIP = re.compile(r"known_trip_count\\?\"?:\{\\?\"?n\\?\"?:\\?\"?(\d+)")
 _CALLS = re.compile(r"\b(?:calls|to_apply|branch_computations)=\{?%?([\w.\-]+)")
-_CONSTANT = re.compile(r"%?([\w.\-]+) = s32\[\]\S* constant\((\d+)\)")
-_LT = re.compile(r"compare\(%?[\w.\-]+, %?([\w.\-]+)\), direction=LT")
+_CONSTANT = re.compile(r"%?([\w.\-]+) = [su]32\[\]\S* constant\((\d+)\)")
+_LT = re.compile(r"compare\(%?([\w.\-]+), %?([\w.\-]+)\), direction=LT")
+_GTE = re.compile(r"%?([\w.\-]+) = [su]32\[\]\S* get-tuple-element\(%?[\w.\-]+\), index=(\d+)")
+_ADD = re.compile(r"= [su]32\[\]\S* add\(%?([\w.\-]+), %?([\w.\-]+)\)")
 
 
 def _loops(lines):
   """({computation: (caller, trips)}) over while bodies and called computations
   (fusions, calls: trips 1). A trip count is the loop's known_trip_count, else
-  read off its condition (counter < constant, as a lowered scan has it); one
-  that cannot be read counts 1."""
-  caller, current, constants, cond_limit, whiles = {}, None, {}, {}, []
+  read off its condition and body (counter < bound, counter += step, from 0:
+  a lowered scan steps by 1, a bidirectional windowed einsum by 2); one that
+  cannot be read counts 1."""
+  caller, current, whiles = {}, None, []
+  constants, gte, cond, steps = {}, {}, {}, collections.defaultdict(dict)
   for line in lines:
     c = _COMPUTATION.match(line)
     if c:
@@ -81,9 +85,17 @@ def _loops(lines):
     k = _CONSTANT.search(line)
     if k:
       constants[k.group(1)] = int(k.group(2))
+    g = _GTE.search(line)
+    if g:
+      gte[g.group(1)] = int(g.group(2))
     lt = _LT.search(line)
     if lt:
-      cond_limit[current] = lt.group(1)
+      cond[current] = lt.groups()
+    a = _ADD.search(line)
+    if a:
+      for x, y in (a.groups(), a.groups()[::-1]):
+        if x in gte and y in constants:
+          steps[current][gte[x]] = y
     w = _WHILE_OP.search(line)
     if w:
       trip = _TRIP.search(line)
@@ -91,9 +103,11 @@ def _loops(lines):
       continue
     for called in _CALLS.findall(line):
       caller.setdefault(called, (current, 1))
-  for parent, cond, body, trip in whiles:
+  for parent, cond_name, body, trip in whiles:
     if trip is None:
-      trip = constants.get(cond_limit.get(cond), 1)
+      counter, bound = cond.get(cond_name, (None, None))
+      step = constants.get(steps[body].get(gte.get(counter)), 1) or 1
+      trip = -(-constants.get(bound, 1) // step)
     caller[body] = (parent, trip)
   return caller
 
@@ -126,6 +140,81 @@ def _result_bytes(result: str, kind: str, start: bool) -> int:
     arrays = arrays[len(arrays) // 2:]
   return sum(math.prod(int(d) for d in dims.split(",") if d) * _itemsize(dtype)
              for dtype, dims in arrays)
+
+
+_DEF = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = (\w+)\[([\d,]*)\]")
+_CONV = re.compile(r"\sconvolution\(%?([\w.\-]+), %?([\w.\-]+)\)")
+_LABELS = re.compile(r"dim_labels=(\w+)_(\w+)->(\w+)")
+_WINDOW = re.compile(r"window=\{([^}]*)\}")
+
+
+def _dims(text: str) -> list[int]:
+  return [int(d) for d in text.split(",") if d]
+
+
+def _valid_taps(out_n, in_n, size, stride, pad_lo, lhs_dilate, rhs_dilate) -> int:
+  """(output, window) position pairs of one spatial dimension that land on a
+  real (not dilation-inserted, not padding) input element."""
+  span = (in_n - 1) * lhs_dilate + 1
+  taps = 0
+  for o in range(out_n):
+    for k in range(size):
+      pos = o * stride + k * rhs_dilate - pad_lo
+      taps += 0 <= pos < span and pos % lhs_dilate == 0
+  return taps
+
+
+def _conv_flops(line: str, shapes: dict) -> int:
+  """2 x multiply-adds of one HLO convolution (how libtpu writes every matmul,
+  batched ones as a dilated window over the batch dimension)."""
+  d, conv, labels = _DEF.match(line), _CONV.search(line), _LABELS.search(line)
+  lhs, rhs = shapes.get(conv.group(1)), shapes.get(conv.group(2))
+  if lhs is None or rhs is None or labels is None:
+    return 0
+  out = _dims(d.group(3))
+  lhs_l, rhs_l, out_l = labels.groups()
+  contraction = math.prod(n for n, l in zip(rhs, rhs_l) if l == "i")
+  spatial = [c for c in out_l if c.isdigit()]
+  fields = {}
+  w = _WINDOW.search(line)
+  for item in (w.group(1).split() if w else []):
+    key, _, value = item.partition("=")
+    fields[key] = value
+  def per_dim(key, default):
+    v = fields.get(key)
+    return [int(x) for x in v.split("x")] if v else [default] * len(spatial)
+  size, stride = per_dim("size", 1), per_dim("stride", 1)
+  lhs_d, rhs_d = per_dim("lhs_dilate", 1), per_dim("rhs_dilate", 1)
+  pads = [tuple(int(x) for x in p.split("_")) for p in fields["pad"].split("x")] \
+      if "pad" in fields else [(0, 0)] * len(spatial)
+  taps = 1
+  for j, c in enumerate(spatial):
+    taps *= _valid_taps(out[out_l.index(c)], lhs[lhs_l.index(c)], size[j], stride[j],
+                        pads[j][0], lhs_d[j], rhs_d[j])
+  batch_features = math.prod(n for n, l in zip(out, out_l) if not l.isdigit())
+  groups = re.search(r"feature_group_count=(\d+)", line)
+  return 2 * batch_features * taps * contraction // (int(groups.group(1)) if groups else 1)
+
+
+def hlo_matmul_flops(hlo_text: str) -> int:
+  """The matrix-product FLOPs of one step per chip, read off the optimised
+  HLO: every convolution, times how often its computation runs (loop trips,
+  windowed-einsum loops included), which XLA's cost analysis does not do."""
+  lines = hlo_text.splitlines()
+  times = _multipliers(lines)
+  shapes, current, total = {}, None, 0
+  for line in lines:
+    d = _DEF.match(line)
+    if d:
+      shapes[d.group(1)] = _dims(d.group(3))
+  for line in lines:
+    c = _COMPUTATION.match(line)
+    if c:
+      current = c.group(1)
+      continue
+    if " convolution(" in line and _DEF.match(line):
+      total += times.get(current, 1) * _conv_flops(line, shapes)
+  return total
 
 
 def collectives(hlo_text: str) -> dict:

@@ -57,7 +57,10 @@ def _gap(f: dict) -> list[str]:
     return []
   x = f["xla_per_chip"]
   share = lambda v: f"{v:.3e} ({v / x:.1%})"
-  return [f"  XLA's FLOPs: matmuls {share(b['matmul'])} (logits {b['vocab_matmul'] / x:.1%}), "
+  return [f"  compiled FLOPs per chip-step: {f['compiled_per_chip']:.3e} = HLO matmuls "
+          f"{f['hlo_matmul_per_chip']:.3e} (once per loop trip) + traced elementwise and "
+          f"optimizer; over the project count {f['compiled_ratio']:.4f}",
+          f"  of XLA's FLOPs: matmuls {share(b['matmul'])} (logits {b['vocab_matmul'] / x:.1%}), "
           f"model elementwise {share(b['elementwise'])} (cross-entropy over the vocabulary "
           f"{b['vocab_elementwise'] / x:.1%}), optimizer {share(b['optimizer'])}; traced "
           f"total / XLA {b['total'] / x:.3f}"]
