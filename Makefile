@@ -23,6 +23,10 @@ $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[data,dev,cluster]'
+	# libtpu, pinned by jax[tpu] to the installed jax: scaling-compile compiles for TPU
+	# topologies on this machine (tests/test_compile.py skips without it)
+	$(BIN)/pip install --quiet "jax[tpu]==$$($(BIN)/python -c 'import jax; print(jax.__version__)')" \
+	  || echo "warning: libtpu not installed; scaling-compile and tests/test_compile.py need it"
 	touch $(STAMP)
 
 setup: $(STAMP)

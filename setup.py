@@ -40,6 +40,7 @@ setup(
             "scaling-sweep=scaling.cli.sweep:main",
             "scaling-bench=scaling.cli.bench:run",
             "scaling-report=scaling.cli.report:main",
+            "scaling-compile=scaling.cli.compile:run",
         ],
     },
 )

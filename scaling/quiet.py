@@ -11,8 +11,10 @@ logging is set up, so no environment variable silences them. setup():
     take GPU memory from JAX), inside the same catch, so cuInit's line goes too;
   - sets TF_CPP_MIN_LOG_LEVEL=1 (TensorFlow's later INFO lines; warnings and
     errors still show) unless already set;
-  - on a machine with no GPU or TPU device at all but a JAX CUDA plugin
-    installed, sets JAX_PLATFORMS=cpu unless set, so JAX does not probe CUDA.
+  - on a machine with no GPU or TPU device at all but a JAX CUDA plugin or
+    libtpu installed, sets JAX_PLATFORMS=cpu unless set, so JAX does not probe
+    CUDA or start libtpu (which prints its missing TPU metadata); libtpu still
+    compiles for TPU topologies (scaling-compile).
 
 Called by scaling/cli/__init__.py, so every scaling-* tool gets it first.
 """
@@ -118,7 +120,8 @@ def setup() -> None:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
   if ("JAX_PLATFORMS" not in os.environ and "jax" not in sys.modules
       and _no_accelerator_devices()
-      and any(importlib.util.find_spec(p) for p in ("jax_cuda12_plugin", "jax_cuda13_plugin"))):
+      and any(importlib.util.find_spec(p) for p in ("jax_cuda12_plugin", "jax_cuda13_plugin",
+                                                  "libtpu"))):
     os.environ["JAX_PLATFORMS"] = "cpu"
   if "tensorflow" not in sys.modules and not any(
       isinstance(f, _QuietTensorflow) for f in sys.meta_path):

@@ -54,9 +54,38 @@ def mesh_shape(mesh_cfg, n_devices: int) -> tuple[int, int, int]:
 
 
 def make_mesh(mesh_cfg, devices=None) -> Mesh:
+  """The (data, fsdp, model) mesh over `devices` (default: all of JAX's).
+
+  Several TPU slices (devices with distinct `slice_index`) talk over the
+  data-centre network, so only `data` may span them: mesh.data must be a
+  multiple of the slice count, and each slice holds whole fsdp x model groups."""
   devices = list(devices if devices is not None else jax.devices())
   shape = mesh_shape(mesh_cfg, len(devices))
+  slices = len({getattr(d, "slice_index", 0) for d in devices})
+  if slices > 1:
+    return Mesh(_multislice_devices(devices, shape, slices), MESH_AXES)
   return Mesh(np.asarray(devices).reshape(shape), MESH_AXES)
+
+
+def _multislice_devices(devices, shape, slices: int) -> np.ndarray:
+  data, fsdp, model = shape
+  if data % slices:
+    raise MeshError(f"mesh.data={data} must be a multiple of the {slices} slices: only data "
+                    f"parallelism spans slices; set mesh.fsdp x mesh.model to divide "
+                    f"{len(devices) // slices} (the chips of one slice)")
+  from jax.experimental import mesh_utils  # pylint: disable=g-import-not-at-top
+  per_slice = (data // slices, fsdp, model)
+  try:
+    return mesh_utils.create_hybrid_device_mesh(per_slice, (slices, 1, 1), devices)
+  except NotImplementedError:
+    # an axis that is no product of whole torus axes (data 8 x fsdp 2 on a 4x4
+    # slice): split a physical axis rather than refuse a mesh that divides the chips
+    try:
+      return mesh_utils.create_hybrid_device_mesh(per_slice, (slices, 1, 1), devices,
+                                                  allow_split_physical_axes=True)
+    except NotImplementedError as e:
+      raise MeshError(f"mesh {per_slice} per slice cannot be laid on the slice's torus: "
+                      f"{str(e).splitlines()[0]}") from None
 
 
 def logical_spec(axes, shape, mesh: Mesh) -> P:

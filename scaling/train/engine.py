@@ -31,12 +31,13 @@ from scaling.validation import ConfigError, validate
 EVAL_MESH = {"data": -1, "fsdp": 1, "model": 1}
 
 
-def prepare(config, *, vocab_size: int | None = None,
-            platform: str | None = None) -> configlib.RunConfig:
+def prepare(config, *, vocab_size: int | None = None, platform: str | None = None,
+            n_devices: int | None = None) -> configlib.RunConfig:
   """Resolves (once) and validates a config; raises ConfigError. Writes nothing.
 
   `vocab_size` defaults to the data's (scaling.data.datasets.model_vocab_size),
-  `platform` to JAX's default backend."""
+  `platform` to JAX's default backend, `n_devices` (the mesh's size) to
+  jax.device_count(): scaling-compile gives a TPU topology's."""
   if vocab_size is None:
     try:
       vocab_size = datalib.model_vocab_size(config)
@@ -44,8 +45,9 @@ def prepare(config, *, vocab_size: int | None = None,
       raise ConfigError(str(e)) from None
   resolved = configlib.resolve(config, vocab_size=vocab_size,
                                platform=platform or jax.default_backend())
-  validate(resolved, jax.device_count())
-  return configlib.RunConfig.from_resolved(resolved, n_devices=jax.device_count())
+  n_devices = n_devices or jax.device_count()
+  validate(resolved, n_devices)
+  return configlib.RunConfig.from_resolved(resolved, n_devices=n_devices)
 
 
 @dataclasses.dataclass
@@ -68,12 +70,14 @@ class Engine:
 
 
 def build(cfg: configlib.RunConfig, *, mesh_cfg=None, train: bool = True,
-          gns: bool | None = None) -> Engine:
+          gns: bool | None = None, devices=None) -> Engine:
   """The mesh (cfg.mesh, or `mesh_cfg`), Setup and jitted steps of a run.
 
   train=False builds the eval step only; `gns` (default gns.enabled) says
-  whether the state carries the noise-scale moving averages."""
-  mesh = shardlib.make_mesh(mesh_cfg if mesh_cfg is not None else cfg.mesh)
+  whether the state carries the noise-scale moving averages; `devices` (default
+  jax.devices()) may be a TPU topology's, to compile ahead of time
+  (scaling.aot)."""
+  mesh = shardlib.make_mesh(mesh_cfg if mesh_cfg is not None else cfg.mesh, devices)
   gns = cfg.gns.enabled if gns is None else gns
   lr_schedule = optim.schedule(cfg.train)
   setup = statelib.make_setup(cfg.model, optim.optimizer(cfg.train, lr_schedule), mesh,

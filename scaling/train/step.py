@@ -82,20 +82,22 @@ def make_train_step(setup: Setup, model_cfg, train_cfg, lr_schedule, gns_cfg=Non
 
   def train_step(state, batch):
     loss, grads, ema, gns_metrics = grads_and_gns(state, batch)
-    if inject:
-      loss, grads = _poison(inject, state["step"] + 1, loss, grads)
-    grad_norm = optax.global_norm(grads)
-    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-    updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
-    new_state = {
-        "step": state["step"] + 1,
-        "params": optax.apply_updates(state["params"], updates),
-        "opt_state": opt_state,
-    }
-    if ema is not None:
-      new_state["gns"] = ema
-    if nan_policy == "skip":
-      new_state = _unless_finite(finite, new_state, state)
+    # named for the HLO's metadata: scaling.aot.hlo_stats splits its FLOPs out
+    with jax.named_scope("optimizer"):
+      if inject:
+        loss, grads = _poison(inject, state["step"] + 1, loss, grads)
+      grad_norm = optax.global_norm(grads)
+      finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+      updates, opt_state = setup.optimizer.update(grads, state["opt_state"], state["params"])
+      new_state = {
+          "step": state["step"] + 1,
+          "params": optax.apply_updates(state["params"], updates),
+          "opt_state": opt_state,
+      }
+      if ema is not None:
+        new_state["gns"] = ema
+      if nan_policy == "skip":
+        new_state = _unless_finite(finite, new_state, state)
     metrics = {"loss": loss, "grad_norm": grad_norm,
                # the rate this step applied (behind the step after skipped steps)
                "lr": jnp.asarray(lr_schedule(optim.applied_updates(state["opt_state"])),
