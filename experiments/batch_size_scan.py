@@ -19,7 +19,6 @@ Variants:
   scaling-sweep --config experiments/batch_size_scan.py:gpu --workdir runs/bscan_gpu
 """
 
-import dataclasses
 
 from scaling import config as configlib
 from scaling.findings import Finding
@@ -63,10 +62,9 @@ FINDINGS = (
 # criteria of 2026-11-29 unchanged: the same scan on the broad corpus. One model,
 # so no per-size tuning: the scan's learning rate is the first attempt's, constant
 # (a step count that does not depend on the run length), as Eq. 5.1 wants.
-FINDINGS = FINDINGS + (dataclasses.replace(
-    FINDINGS[0], key="B_crit_nltk", variant="nltk", repeats="B_crit",
-    title=FINDINGS[0].title + " (broad corpus)",
-    rationale=FINDINGS[0].rationale + " Second design (variant nltk): the same five "
+FINDINGS = FINDINGS + (FINDINGS[0].repeat(
+    "nltk", suffix="nltk", title="broad corpus",
+    why=" Second design (variant nltk): the same five "
     "batch sizes and step counts on NLTK's Brown, reviews, ABC news and web text "
     "(analysis.NLTK_TRAIN) instead of Python's documentation."),)
 

@@ -17,7 +17,6 @@ H100-class GPU: docs/gpu.md) and the default full variant (sizes mini..base, D f
 2e9 tokens, for an accelerator with a large TFDS source).
 """
 
-import dataclasses
 import os
 
 from scaling import config as configlib
@@ -73,10 +72,9 @@ FINDINGS = (
 # repeats), 5% warmup then cosine decay, dropout 0.1, each (N, D) at its own best
 # learning rate of the grid, picked on the tuning split.
 TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
-FINDINGS = FINDINGS + (dataclasses.replace(
-    FINDINGS[0], key="L_N_D_nltk", variant="nltk", repeats="L_N_D",
-    title=FINDINGS[0].title + " (broad corpus, tuned)",
-    rationale=FINDINGS[0].rationale + " Second design (variant nltk): the first D bytes "
+FINDINGS = FINDINGS + (FINDINGS[0].repeat(
+    "nltk", suffix="nltk", title="broad corpus, tuned",
+    why=" Second design (variant nltk): the first D bytes "
     "of NLTK's Brown, reviews, ABC news and web text, 500 steps with a 25-step warmup "
     "then cosine decay, each (N, D) at the learning rate (2e-3, 4.5e-3 or 1e-2) with the "
     "lowest final loss on the tuning split; the penalty is read from the chosen runs' "

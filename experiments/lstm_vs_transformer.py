@@ -20,7 +20,6 @@ paper, for a GPU or TPU; point data.source at a large corpus).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 
@@ -127,10 +126,9 @@ FINDINGS = (
 # The second design's attempt, registered on 2026-12-04 before its runs, under
 # the criteria of 2026-11-29 unchanged.
 TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
-FINDINGS = FINDINGS + (dataclasses.replace(
-    FINDINGS[0], key="lstm_nltk", variant="nltk", repeats="lstm",
-    title=FINDINGS[0].title + " (broad corpus, tuned)",
-    rationale=FINDINGS[0].rationale + " Second design (variant nltk): the same pair and "
+FINDINGS = FINDINGS + (FINDINGS[0].repeat(
+    "nltk", suffix="nltk", title="broad corpus, tuned",
+    why=" Second design (variant nltk): the same pair and "
     "512-byte context on NLTK's Brown, reviews, ABC news and web text, 1200 steps of "
     "8x512 bytes (nothing repeats), 5% warmup then cosine decay, each model at the "
     "learning rate (2e-3, 4.5e-3 or 1e-2) with the lowest final loss on the tuning "

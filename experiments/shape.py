@@ -17,7 +17,6 @@ one H100-class GPU, docs/gpu.md) and the
 default full variant (N ≈ 85M, GPT-2-small size).
 """
 
-import dataclasses
 import os
 
 from scaling import config as configlib
@@ -73,10 +72,9 @@ FINDINGS = (
 # shapes need different ones: one rate for all favours some), picked on the
 # tuning split.
 TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
-FINDINGS = FINDINGS + (dataclasses.replace(
-    FINDINGS[0], key="shape_nltk", variant="nltk", repeats="shape",
-    title=FINDINGS[0].title + " (broad corpus, tuned)",
-    rationale=FINDINGS[0].rationale + " Second design (variant nltk): NLTK's Brown, "
+FINDINGS = FINDINGS + (FINDINGS[0].repeat(
+    "nltk", suffix="nltk", title="broad corpus, tuned",
+    why=" Second design (variant nltk): NLTK's Brown, "
     "reviews, ABC news and web text, cosine decay after a 40-step warmup, each shape "
     "at the learning rate (2e-3, 4.5e-3 or 1e-2) with the lowest final loss on the "
     "tuning split. Why: in the first attempt one rate for all shapes left the deep "

@@ -158,6 +158,14 @@ def test_a_repeat_with_a_loosened_threshold_is_refused():
       registry.Declared(other, "e.py")])  # a data key may change
 
 
+def test_finding_repeat_keeps_the_thresholds_and_may_rename_only_data():
+  again = L_N.repeat("nltk", suffix="nltk", title="broad", why=" why.")
+  assert (again.key, again.variant, again.repeats) == ("L_N_nltk", "nltk", "L_N")
+  assert again.criteria == L_N.criteria and again.title == "L(N) (broad)"
+  with pytest.raises(ValueError, match="only the data keys"):
+    L_N.repeat("nltk", suffix="x", title="t", why="w", data={"max_abs_rel_error": 0.02})
+
+
 def test_every_repeat_in_the_experiments_keeps_its_first_attempts_criteria():
   experiments = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                              "experiments")

@@ -34,6 +34,20 @@ class Finding:
   if_not: str = ""  # what would show it, should the runs here not
   repeats: str = ""  # the key of the finding this one attempts again, if any
 
+  def repeat(self, variant: str, *, suffix: str, title: str, why: str,
+             data: dict | None = None) -> "Finding":
+    """This finding attempted again on `variant`: key `<key>_<suffix>`, the same
+    check and criteria (but the data keys in `data`, spec.DATA_KEYS), `title`
+    and `why` appended to the title and the rationale."""
+    unknown = set(data or {}) - DATA_KEYS
+    if unknown:
+      raise ValueError(f"a repeat may change only the data keys {sorted(DATA_KEYS)}, "
+                       f"not {sorted(unknown)}")
+    return dataclasses.replace(
+        self, key=f"{self.key}_{suffix}", variant=variant, repeats=self.key,
+        title=f"{self.title} ({title})", criteria={**self.criteria, **(data or {})},
+        rationale=f"{self.rationale} {why.strip()}")
+
 
 @dataclasses.dataclass
 class Verdict:
