@@ -94,7 +94,7 @@ def test_markdown_has_one_row_per_finding_and_the_figures(tmp_path, experiments)
   assert l_n.finding.if_not.split(".")[0] in text
   # in the paper's order: shape first, each second attempt after its first
   keys_in_order = [d.finding.key for d in registry.collect(experiments)]
-  assert keys_in_order[:3] == ["shape", "L_N", "L_N_3ep"]
+  assert keys_in_order[:4] == ["shape", "shape_nltk", "L_N", "L_N_3ep"]
   shape = verdicts(results)["shape"]
   assert shape.status == "not run"
   assert "scaling-sweep --config experiments/shape.py:cpu" in shape.summary

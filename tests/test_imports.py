@@ -152,7 +152,7 @@ LAYERS = [
     ["scaling.validation", "scaling.results", "scaling.data.datasets"],
     ["scaling.laws"],
     ["scaling.train", "scaling.tracking"],
-    ["scaling.sweep", "scaling.bench"],
+    ["scaling.sweep", "scaling.bench", "scaling.aot"],
     ["scaling.findings"],
     ["scaling.cli"],
 ]

@@ -19,11 +19,12 @@ from scaling import accounting
 from scaling import sharding as shardlib
 from scaling.aot import hlo_stats
 from scaling.aot import topology as topolib
+from scaling.errors import UserError
 
 GPT2_VOCAB = 50257   # the paper's BPE; the data is never read here
 
 
-class GpuOnly(ValueError):
+class GpuOnly(UserError):
   """A config option with no TPU lowering (cuDNN): one line."""
 
 

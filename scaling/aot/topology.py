@@ -14,6 +14,8 @@ import dataclasses
 import os
 import re
 
+from scaling.errors import UserError
+
 # generation -> (HBM GiB per chip, chips per host, cores per chip in the name,
 # the device_kind libtpu reports)
 GENERATIONS = {
@@ -40,7 +42,7 @@ INSTALL = "pip install 'jax[tpu]==JAX_VERSION' (libtpu; make setup installs it)"
 _NAME = re.compile(r"^(?:(\d+)x)?(v\d+[a-z]?-\d+)$")
 
 
-class TopologyError(ValueError):
+class TopologyError(UserError):
   """An unknown topology name, or libtpu missing (one line)."""
 
 

@@ -27,7 +27,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from scaling.cli import fail
+from scaling.cli import fail, script
 
 EXIT_DOES_NOT_FIT = 4
 EXAMPLE = ("scaling-compile --config configs/transformer.py:size=base --topology v5e-8 "
@@ -155,6 +155,7 @@ def main(argv):
   sys.exit(code)
 
 
+@script
 def run():
   """Console-script entry point."""
   from scaling.cli import flag_parsing  # pylint: disable=g-import-not-at-top
