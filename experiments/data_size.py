@@ -22,7 +22,7 @@ import os
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
-from scaling.sweep.tuning import Tuning, grid_members
+from scaling.sweep.tuning import grid_members
 
 LAW = "ND"
 FIGURE = "Figs. 4 and 9: early-stopped loss against D for each N, and the fit of Eq. 4.1"
@@ -71,7 +71,7 @@ FINDINGS = (
 # broad corpus (D = all is 17.6M bytes, of which a run reads 1.02M: nothing
 # repeats), 5% warmup then cosine decay, dropout 0.1, each (N, D) at its own best
 # learning rate of the grid, picked on the tuning split.
-TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
+TUNING = {"nltk": analysis.NLTK_TUNING}
 FINDINGS = FINDINGS + (FINDINGS[0].repeat(
     "nltk", suffix="nltk", title="broad corpus, tuned",
     why=" Second design (variant nltk): the first D bytes "

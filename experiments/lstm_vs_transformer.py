@@ -26,7 +26,7 @@ import os
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
-from scaling.sweep.tuning import Tuning, grid_members
+from scaling.sweep.tuning import grid_members
 from scaling.results import SweepDir
 from scaling.results.io import write_json
 
@@ -125,7 +125,7 @@ FINDINGS = (
 
 # The second design's attempt, registered on 2026-12-04 before its runs, under
 # the criteria of 2026-11-29 unchanged.
-TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
+TUNING = {"nltk": analysis.NLTK_TUNING}
 FINDINGS = FINDINGS + (FINDINGS[0].repeat(
     "nltk", suffix="nltk", title="broad corpus, tuned",
     why=" Second design (variant nltk): the same pair and "

@@ -42,7 +42,7 @@ import os
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
-from scaling.sweep.tuning import Tuning, grid_members
+from scaling.sweep.tuning import grid_members
 
 LAW = "N"
 FIGURE = "Figs. 1 and 6: loss against non-embedding parameters"
@@ -172,9 +172,9 @@ _CPU3_WHY = (
 # of the held-out largest model for the run-to-run noise.
 NLTK_STEPS = 1000          # 1000 x 2048 bytes = 2.05M: under 1/8 of an epoch
 NLTK_EVAL_EVERY = 100
-NLTK_LR_GRID = (2e-3, 4.5e-3, 1e-2)  # constant after warmup; factor ~2.2 apart
+NLTK_LR_GRID = analysis.NLTK_LR_GRID  # constant after warmup; factor ~2.2 apart
 NLTK_SEEDS = {"L4_d128": 2}          # the held-out model of the L(N) prediction
-TUNING = {"nltk": Tuning(grid={"train.lr": NLTK_LR_GRID})}
+TUNING = {"nltk": analysis.NLTK_TUNING}
 _NLTK_WHY = (
     " Third attempt (variant nltk, the second design): 1000 steps of 16x128 bytes of "
     "Brown, movie reviews, ABC news and web text (2.05M of 17.6M bytes: nothing "

@@ -22,7 +22,7 @@ import os
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
-from scaling.sweep.tuning import Tuning, grid_members
+from scaling.sweep.tuning import grid_members
 
 FIGURE = "Fig. 5: loss increase against aspect ratio and number of heads at fixed N"
 
@@ -71,7 +71,7 @@ FINDINGS = (
 # finding), each shape at its own best learning rate of the grid (deep and wide
 # shapes need different ones: one rate for all favours some), picked on the
 # tuning split.
-TUNING = {"nltk": Tuning(grid={"train.lr": (2e-3, 4.5e-3, 1e-2)})}
+TUNING = {"nltk": analysis.NLTK_TUNING}
 FINDINGS = FINDINGS + (FINDINGS[0].repeat(
     "nltk", suffix="nltk", title="broad corpus, tuned",
     why=" Second design (variant nltk): NLTK's Brown, "

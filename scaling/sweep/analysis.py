@@ -12,7 +12,7 @@ from scaling.results import SweepDir
 from scaling.results import io as results_io
 from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
-from scaling.sweep.tuning import point_name, select
+from scaling.sweep.tuning import Tuning, point_name, select
 
 # (n_layer, d_model, n_heads): the tiny model ladder of the CPU variants
 TINY_LADDER = [(1, 32, 2), (2, 48, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
@@ -65,6 +65,9 @@ def gpu_ladder_config(c) -> None:
 NLTK_TRAIN = "nltk:brown,movie_reviews,abc,webtext"
 NLTK_HELD_OUT = "nltk:state_union,inaugural"
 NLTK_EVAL_SETS = f"tune={NLTK_TRAIN}:tune;speeches={NLTK_HELD_OUT}"
+# the grid every tuned nltk variant trains each model at (chosen before the runs)
+NLTK_LR_GRID = (2e-3, 4.5e-3, 1e-2)
+NLTK_TUNING = Tuning(grid={"train.lr": NLTK_LR_GRID})
 
 
 def nltk_schedule(c, *, steps: int, eval_every: int, schedule: str = "cosine",
@@ -197,7 +200,7 @@ def figure(ncols: int = 1):
 
 __all__ = ["TINY_LADDER", "GPU_FLOPS", "GPU_HOURS", "GPU_VOCAB", "BOOKS", "SENTENCES",
            "gpu_schedule", "GPU_LADDER", "gpu_ladder_config", "licence_texts",
-           "NLTK_TRAIN", "NLTK_HELD_OUT", "NLTK_EVAL_SETS", "nltk_schedule",
+           "NLTK_TRAIN", "NLTK_HELD_OUT", "NLTK_EVAL_SETS", "NLTK_LR_GRID", "NLTK_TUNING", "nltk_schedule",
            "finished_runs", "print_runs", "tiny_schedule", "variant_config",
            "ladder_members", "ladder_or_sizes", "size_members",
            "learning_curves", "print_tuning", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
