@@ -31,7 +31,7 @@ import numpy as np
 
 from scaling.laws import readers
 from scaling.laws.errors import LawInputError
-from scaling.results.io import read_jsonl
+from scaling.results import RunDir
 
 _NAME = re.compile(r"^s(\d+)_k(\d+)$")
 
@@ -129,10 +129,6 @@ def critical_batches(ref_loss: dict[int, float], batch_tokens: float,
   return points
 
 
-def _jsonl(path: str) -> list[dict]:
-  return read_jsonl(path) if os.path.exists(path) else []
-
-
 def noise_curve(ref_dir: str, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
   """The reference's B_noise (tokens) by step, read as scaling-fit bcrit reads it
   (raw per-step estimates averaged over 1/(1 − ema) steps centred on the step,
@@ -151,11 +147,11 @@ def noise_curve(ref_dir: str, points: int = 200) -> tuple[np.ndarray, np.ndarray
 def read_branch_sweep(path: str) -> dict:
   """The reference (PATH/reference) and its branches (PATH/branches/s<step>_k<k>)."""
   ref_dir, br_dir = os.path.join(path, "reference"), os.path.join(path, "branches")
-  if not os.path.isfile(os.path.join(ref_dir, "summary.json")):
+  if not RunDir(ref_dir).exists():
     raise LawInputError(f"{path} has no finished reference run (reference/summary.json); "
                         "run scaling-sweep --config experiments/branch_bcrit.py:tiny first")
   ref = readers.read_summary(ref_dir)
-  evals = _jsonl(os.path.join(ref_dir, "eval.jsonl"))
+  evals = RunDir(ref_dir).evals()
   ref_loss = {int(r["step"]): float(r["val_loss"]) for r in evals if "val_loss" in r}
   branches = []
   rows = readers.read_rows(br_dir) if os.path.isdir(br_dir) else []
@@ -164,7 +160,7 @@ def read_branch_sweep(path: str) -> dict:
     if not m:
       continue
     start, k = int(m.group(1)), int(m.group(2))
-    metrics = _jsonl(os.path.join(br_dir, m.group(0), "metrics.jsonl"))
+    metrics = RunDir(os.path.join(br_dir, m.group(0))).metrics()
     if not metrics or int(metrics[0]["step"]) != start + 1:
       raise LawInputError(f"branch {m.group(0)} did not start from the reference's step "
                           f"{start} (its first step is {metrics[0]['step'] if metrics else '-'}); "
@@ -184,7 +180,7 @@ def read_branch_sweep(path: str) -> dict:
   if uneven:
     raise LawInputError(f"branches from one step cover different windows {uneven} "
                         "(reference steps); give every branch of a point the same tokens")
-  other = _jsonl(os.path.join(path, "reference_seed1", "eval.jsonl"))
+  other = RunDir(os.path.join(path, "reference_seed1")).evals()
   return {"reference": ref, "ref_loss": ref_loss, "branches": branches,
           "seed1_loss": {int(r["step"]): float(r["val_loss"]) for r in other if "val_loss" in r},
           "window": {s: w.pop() for s, w in windows.items()},

@@ -20,11 +20,12 @@ scaling.accounting.mfu_flops_per_token, without importing JAX.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Callable, Mapping
 
 from scaling.laws import readers
+from scaling.results import ResultsError, RunDir
+from scaling.results import run as run_files
 from scaling.laws.curves import Curve
 from scaling.laws.errors import LawInputError
 
@@ -114,12 +115,10 @@ def _config(row: Mapping, base: str | None) -> dict:
   if base and row.get("run"):
     candidates.append(os.path.join(base, str(row["run"])))
   for d in candidates:
-    path = os.path.join(d, "config.json") if d else None
-    if path and os.path.isfile(path):
+    if d and RunDir(d).exists(run_files.CONFIG):
       try:
-        with open(path) as f:
-          return json.load(f).get("model", {}) or {}
-      except (OSError, json.JSONDecodeError):
+        return RunDir(d).config_dict().get("model", {}) or {}
+      except (OSError, ResultsError):
         return {}
   return {}
 
