@@ -10,7 +10,6 @@ from scaling import config as configlib
 from scaling.config import SIZES
 from scaling.results import SweepDir
 from scaling.results import io as results_io
-from scaling.results.io import read_jsonl
 from scaling.sweep.report import finished_runs, print_runs
 from scaling.sweep.tuning import Tuning, point_name, select
 
@@ -203,4 +202,4 @@ __all__ = ["TINY_LADDER", "GPU_FLOPS", "GPU_HOURS", "GPU_VOCAB", "BOOKS", "SENTE
            "NLTK_TRAIN", "NLTK_HELD_OUT", "NLTK_EVAL_SETS", "NLTK_LR_GRID", "NLTK_TUNING", "nltk_schedule",
            "finished_runs", "print_runs", "tiny_schedule", "variant_config",
            "ladder_members", "ladder_or_sizes", "size_members",
-           "learning_curves", "print_tuning", "write_csv", "fit", "save_figure", "figure", "read_jsonl"]
+           "learning_curves", "print_tuning", "write_csv", "fit", "save_figure", "figure"]
