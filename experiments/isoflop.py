@@ -24,6 +24,7 @@ budget from that name (`scaling.laws.isoflop.budget_of`).
 import os
 
 from scaling import config as configlib
+from scaling import formulas
 from scaling.sweep import analysis
 
 LAW = "isoflop"
@@ -54,13 +55,6 @@ def _variant(arg):
   return name
 
 
-def n_nonembedding(n_layer: int, d_model: int) -> int:
-  """The Transformer's exact non-embedding count (d_ff = 4·d_model, biases and
-  LayerNorms included): n_layer·(12·d² + 13·d) + 2·d. --dry-run prints the
-  count from the parameter tree, which equals it."""
-  return n_layer * (12 * d_model * d_model + 13 * d_model) + 2 * d_model
-
-
 def budget_name(budget: float) -> str:
   mantissa, exponent = f"{budget:.1e}".split("e")
   mantissa = mantissa.rstrip("0").rstrip(".")
@@ -87,7 +81,7 @@ def sweep(arg=None):
   members = []
   for budget, shapes in zip(budgets, windows):
     for n_layer, d_model, n_heads in shapes:
-      n = n_nonembedding(n_layer, d_model)
+      n = formulas.transformer_nonembedding(n_layer, d_model)
       steps = max(int(round(budget / (6 * n * batch * n_ctx))), 10)
       members.append({"name": f"{budget_name(budget)}_L{n_layer}_d{d_model}", "overrides": {
           "model.n_layer": n_layer, "model.d_model": d_model, "model.n_heads": n_heads,

@@ -10,6 +10,7 @@ from flax import nnx
 
 from scaling import accounting
 from scaling import config as configlib
+from scaling import formulas
 from scaling.models import build_model, padded_vocab
 from scaling.train.loss import token_losses
 
@@ -67,6 +68,8 @@ def test_n_counts_exactly_and_matches_the_paper_formula(size):
   biases_and_norms = cfg.n_layer * (3 * cfg.d_attn + cfg.d_model + cfg.d_ff + cfg.d_model
                                     + 4 * cfg.d_model) + 2 * cfg.d_model
   assert counts["nonembedding"] == formula + biases_and_norms
+  if cfg.d_ff == 4 * cfg.d_model and cfg.d_attn == cfg.d_model:  # the sweeps' exact count
+    assert counts["nonembedding"] == formulas.transformer_nonembedding(cfg.n_layer, cfg.d_model)
   assert counts["embedding"] == padded_vocab(259) * cfg.d_model + cfg.n_ctx * cfg.d_model
 
 

@@ -23,6 +23,8 @@ import dataclasses
 import os
 from typing import Callable, Mapping
 
+from scaling import formulas
+from scaling.formulas import padded_vocab
 from scaling.laws import readers
 from scaling.results import ResultsError, RunDir
 from scaling.results import run as run_files
@@ -64,7 +66,7 @@ def _n_total(s: Shape) -> float:
 
 def _attention(s: Shape) -> float:
   s.need("n_layer", "n_ctx", "d_model")
-  return 12.0 * s.n_layer * s.n_ctx * s.d_model
+  return float(formulas.attention_flops_per_token(s.n_layer, s.n_ctx, s.d_model))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,11 +102,6 @@ def get(name: str | None) -> Convention:
     raise LawInputError(f"unknown counting convention {name!r}; use one of "
                         f"{', '.join(CONVENTIONS)} (--count)")
   return CONVENTIONS[key]
-
-
-def padded_vocab(vocab_size: float, multiple: int = 128) -> int:
-  """The model's embedding rows (scaling.models.padded_vocab, without JAX)."""
-  return int(-(-int(vocab_size) // multiple) * multiple)
 
 
 def _config(row: Mapping, base: str | None) -> dict:

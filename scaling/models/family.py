@@ -11,12 +11,11 @@ from __future__ import annotations
 from flax import nnx
 
 from scaling import accounting
+from scaling.formulas import padded_vocab  # pylint: disable=unused-import  (scaling.models' name)
 from scaling.models.lstm import LSTM, LSTMShape
 from scaling.models.transformer import Transformer, TransformerShape
 
 
-def padded_vocab(vocab_size: int, multiple: int = 128) -> int:
-  return -(-vocab_size // multiple) * multiple
 
 
 class TransformerFamily:
