@@ -142,7 +142,7 @@ def test_cli_takes_count_everywhere(tmp_path, capsys):
   assert iso["count"] == "output"
   assert iso["params"]["N_exp"] == pytest.approx(by_hand_exponent("output"), abs=1e-9)
   assert "count" in plan(1.0, pf_days=True, fits=[str(tmp_path / "iso" / "fit.json")]).sources
-  assert fit_cli.main(["N", sweep, "--count", "full", "--bootstrap", "0", "--no-plots",
+  assert fit_cli.main(["law", "N", sweep, "--count", "full", "--bootstrap", "0", "--no-plots",
                        "--out", str(tmp_path / "n")]) == 0
   assert json.loads((tmp_path / "n" / "fit.json").read_text())["count"] == "full"
   capsys.readouterr()
@@ -160,8 +160,9 @@ def test_bad_counts_are_one_line(tmp_path, capsys):
   table = tmp_path / "t.jsonl"
   table.write_text(json.dumps({"N": 1e6, "tokens_seen": 1e9, "loss": 3.0}) + "\n"
                    + json.dumps({"N": 1e7, "tokens_seen": 1e9, "loss": 2.8}) + "\n")
-  assert fit_cli.main(["N", str(table), "--count", "bogus"]) == 2
-  assert fit_cli.main(["N", str(table), "--count", "output", "--out", str(tmp_path / "o")]) == 2
+  assert fit_cli.main(["law", "N", str(table), "--count", "bogus"]) == 2
+  assert fit_cli.main(["law", "N", str(table), "--count", "output",
+                       "--out", str(tmp_path / "o")]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 2 and all(e.startswith("error:") for e in err)
   assert "d_model" in err[1] and "--count kaplan" in err[1]

@@ -33,6 +33,6 @@ def test_every_error_class_of_the_library_is_a_user_error():
 def test_a_results_table_the_fit_cannot_read_is_one_line(tmp_path):
   bad = tmp_path / "results.jsonl"
   bad.write_text('{"name": "a"\n')
-  out = run_cli("scaling.cli.fit", "N", str(tmp_path))
+  out = run_cli("scaling.cli.fit", "law", "N", str(tmp_path))
   assert out.returncode == 2 and "Traceback" not in out.stderr
   assert out.stderr.startswith("error: ") and out.stderr.strip().count("\n") == 0

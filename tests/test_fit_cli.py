@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from scaling.cli import fit as fit_cli
 from scaling.cli import plan as plan_cli
 
@@ -36,7 +37,7 @@ def write_nd_table(path, noise=0.02, seed=0, sizes=np.geomspace(1e6, 1e9, 6),
 def test_nd_table_with_2pct_noise_recovers_exponents(tmp_path, capsys):
   table = write_nd_table(tmp_path / "table.csv")
   out = tmp_path / "out"
-  assert fit_cli.main(["ND", table, "--out", str(out), "--bootstrap", "10"]) == 0
+  assert fit_cli.main(["law", "ND", table, "--out", str(out), "--bootstrap", "10"]) == 0
   text = capsys.readouterr().out
   fit = json.loads((out / "fit.json").read_text())
   assert fit["law"] == "ND" and fit["n_points"] == 48
@@ -57,7 +58,7 @@ def test_nd_table_with_2pct_noise_recovers_exponents(tmp_path, capsys):
 def test_default_output_directory_and_module_entry_point(tmp_path):
   table = write_nd_table(tmp_path / "table.csv", noise=0.01)
   proc = subprocess.run(
-      [sys.executable, "-m", "scaling.cli.fit", "ND", table, "--bootstrap", "0"],
+      [sys.executable, "-m", "scaling.cli.fit", "law", "ND", table, "--bootstrap", "0"],
       capture_output=True, text=True, cwd=ROOT,
       env={**os.environ, "PYTHONPATH": ROOT})
   assert proc.returncode == 0, proc.stderr
@@ -68,7 +69,7 @@ def test_default_output_directory_and_module_entry_point(tmp_path):
 def test_holdout_largest(tmp_path, capsys):
   table = write_nd_table(tmp_path / "table.csv", noise=0.005)
   out = tmp_path / "out"
-  assert fit_cli.main(["ND", table, "--out", str(out), "--bootstrap", "0",
+  assert fit_cli.main(["law", "ND", table, "--out", str(out), "--bootstrap", "0",
                        "--holdout-largest", "2"]) == 0
   text = capsys.readouterr().out
   fit = json.loads((out / "fit.json").read_text())
@@ -94,7 +95,7 @@ def test_bad_input_one_error_line_exit_2_no_output(tmp_path, capsys, rows, law,
   table = tmp_path / "bad.csv"
   table.write_text("N,D,loss\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
   out = tmp_path / "out"
-  assert fit_cli.main([law, str(table), "--out", str(out)]) == 2
+  assert fit_cli.main(["law", law, str(table), "--out", str(out)]) == 2
   cap = capsys.readouterr()
   err = cap.err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("error: ") and match in err[0]
@@ -103,10 +104,10 @@ def test_bad_input_one_error_line_exit_2_no_output(tmp_path, capsys, rows, law,
 
 
 def test_missing_input_and_bad_options(tmp_path, capsys):
-  for argv, match in ((["N", str(tmp_path / "nope.csv")], "does not exist"),
-                      (["N"], "the following arguments are required"),
-                      (["N", str(tmp_path), "--bootstrap", "x"], "invalid int"),
-                      (["N", str(tmp_path)], "no results.jsonl")):
+  for argv, match in ((["law", "N", str(tmp_path / "nope.csv")], "does not exist"),
+                      (["law", "N"], "the following arguments are required"),
+                      (["law", "N", str(tmp_path), "--bootstrap", "x"], "invalid int"),
+                      (["law", "N", str(tmp_path)], "no results.jsonl")):
     assert fit_cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and match in err[0]
@@ -128,7 +129,7 @@ def test_sweep_directory_prefers_dataset_size_for_data_limited_runs(tmp_path,
         "n_params_nonembedding": 1e9, "tokens_seen": 4 * d,
         "train_tokens_available": d, "val_loss": 9.0,
         "best_val_loss": (5.4e13 / d) ** 0.095})
-  assert fit_cli.main(["D", str(tmp_path), "--bootstrap", "0"]) == 0
+  assert fit_cli.main(["law", "D", str(tmp_path), "--bootstrap", "0"]) == 0
   fit = json.loads((tmp_path / "fit_D" / "fit.json").read_text())
   assert fit["params"]["alpha_D"] == pytest.approx(0.095, rel=1e-3)
   assert fit["params"]["D_c"] == pytest.approx(5.4e13, rel=0.02)
@@ -217,7 +218,7 @@ def test_every_law_through_the_cli_with_plots(tmp_path, capsys, name):
   path.write_text(",".join(names) + "\n"
                   + "".join(",".join(repr(float(v)) for v in r) + "\n"
                             for r in rows))
-  assert fit_cli.main([name, str(path), "--bootstrap", "0",
+  assert fit_cli.main(["law", name, str(path), "--bootstrap", "0",
                        "--holdout-largest", "1"]) == 0
   out = tmp_path / f"fit_{name.replace('+', '_')}"
   fit = json.loads((out / "fit.json").read_text())
@@ -250,10 +251,10 @@ def test_sweep_results_jsonl_as_written_by_the_sweep_runner(tmp_path, capsys):
   rows.append({**rows[0], "name": "bad", "status": "failed", "val_loss": None})
   (tmp_path / "results.jsonl").write_text(
       "".join(json.dumps(r) + "\n" for r in rows))
-  assert fit_cli.main(["C", str(tmp_path), "--bootstrap", "0"]) == 0
+  assert fit_cli.main(["law", "C", str(tmp_path), "--bootstrap", "0"]) == 0
   fit = json.loads((tmp_path / "fit_C" / "fit.json").read_text())
   assert fit["n_points"] == 7
-  assert fit_cli.main(["Cmin", str(tmp_path), "--bootstrap", "0"]) == 0
+  assert fit_cli.main(["law", "Cmin", str(tmp_path), "--bootstrap", "0"]) == 0
   text = capsys.readouterr().out
   assert "C_min = C/(1+B/B_crit) (eq. 5.5)" in text
   fit = json.loads((tmp_path / "fit_Cmin" / "fit.json").read_text())
@@ -265,7 +266,7 @@ def test_unwritable_output_is_a_clean_error(tmp_path, capsys):
   table = write_nd_table(tmp_path / "table.csv", noise=0.01)
   blocker = tmp_path / "file"
   blocker.write_text("")
-  assert fit_cli.main(["ND", table, "--bootstrap", "0", "--no-plots",
+  assert fit_cli.main(["law", "ND", table, "--bootstrap", "0", "--no-plots",
                        "--out", str(blocker / "sub")]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("error: cannot write")
@@ -293,13 +294,13 @@ def test_ns_with_a_measured_bcrit_law_recovers_s_min_constants(tmp_path, capsys)
   """The paper's B_crit(L) (BPE) on byte-level losses shrinks S_min ~10^3-fold."""
   table = write_ns_table(tmp_path / "ns.csv")
   b_star, alpha_b = BCRIT_MEASURED
-  assert fit_cli.main(["NS", table, "--out", str(tmp_path / "m"), "--bootstrap", "0",
+  assert fit_cli.main(["law", "NS", table, "--out", str(tmp_path / "m"), "--bootstrap", "0",
                        "--no-plots", "--b-star", str(b_star), "--alpha-b", str(alpha_b)]) == 0
   assert "B_crit(L) = 3.29e+05/L^(1/0.182)" in capsys.readouterr().out
   fit = json.loads((tmp_path / "m" / "fit.json").read_text())
   assert fit["params"]["alpha_S"] == pytest.approx(NS["alpha_S"], rel=0.05)
   assert fit["params"]["S_c"] == pytest.approx(NS["S_c"], rel=0.10)
-  assert fit_cli.main(["NS", table, "--out", str(tmp_path / "p"), "--bootstrap", "0",
+  assert fit_cli.main(["law", "NS", table, "--out", str(tmp_path / "p"), "--bootstrap", "0",
                        "--no-plots"]) == 0
   assert "paper, for BPE losses" in capsys.readouterr().out
   paper = json.loads((tmp_path / "p" / "fit.json").read_text())
@@ -308,6 +309,79 @@ def test_ns_with_a_measured_bcrit_law_recovers_s_min_constants(tmp_path, capsys)
 
 def test_b_star_without_alpha_b_is_one_error_line(tmp_path, capsys):
   table = write_ns_table(tmp_path / "ns.csv")
-  assert fit_cli.main(["NS", table, "--b-star", "3e5"]) == 2
+  assert fit_cli.main(["law", "NS", table, "--b-star", "3e5"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "give --b-star and --alpha-b together" in err[0]
+
+
+# ------------------------------------------------------------ the subcommands
+
+@pytest.mark.parametrize("sub", sorted(fit_cli.COMMANDS))
+def test_every_subcommand_help_exits_0_with_an_example(sub, capsys):
+  assert fit_cli.main([sub, "--help"]) == 0
+  text = capsys.readouterr().out
+  assert text.startswith(f"usage: scaling-fit {sub} ")
+  assert "example:\n" in text and f"\n  scaling-fit {sub} " in text.split("example:")[-1]
+
+
+def test_top_help_lists_every_subcommand_with_an_example(capsys):
+  assert fit_cli.main(["--help"]) == 0
+  text = capsys.readouterr().out
+  listed = text.split("subcommands:")[1].split("laws (")[0]
+  shown = text.split("example:")[1]
+  for sub in fit_cli.COMMANDS:
+    assert f"\n    {sub} " in listed and f"\n  scaling-fit {sub} " in shown, sub
+
+
+def test_each_subcommand_offers_only_its_options(capsys):
+  for argv, bad in ((["frontier", ROOT, "--tolerance", "0.3"], "--tolerance"),
+                    (["branches", ROOT, "--bootstrap", "3"], "--bootstrap"),
+                    (["law", "N", ROOT, "--grid", "8"], "--grid"),
+                    (["counts", ROOT, "--count", "total"], "--count")):
+    assert fit_cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"unrecognized arguments: {bad}" in err[0], err
+    assert f"see scaling-fit {argv[0]} --help" in err[0]
+
+
+def test_every_subcommand_sets_what_the_report_reads():
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from scaling.laws.report import FitOptions  # pylint: disable=g-import-not-at-top
+  parser = fit_cli.build_parser()
+  for argv in (["law", "nd", "x"], ["frontier", "x"], ["isoflop", "x"], ["counts", "x"],
+               ["branches", "x"]):
+    args = vars(parser.parse_args(argv))
+    assert {f.name for f in dataclasses.fields(FitOptions)} <= set(args), argv
+    assert args["law"] == ("ND" if argv[0] == "law" else argv[0])
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["foo", ROOT], "invalid choice: 'foo'"),
+    ([], "required: SUBCOMMAND"),
+    (["law", "foo", ROOT], "unknown law 'foo'"),
+    (["law", "frontier", ROOT], "'frontier' is a subcommand, not a law"),
+    (["ND", ROOT], "'ND' is a law: scaling-fit law ND INPUT"),  # the old spelling
+    (["law", "N", "/no/such/path"], "does not exist"),
+    (["bcrit", "/no/such/scan"], "does not exist"),
+])
+def test_bad_subcommand_law_or_path_is_one_line_exit_2(argv, match):
+  out = run_cli("scaling.cli.fit", *argv)
+  assert out.returncode == 2 and out.stdout == "", out
+  err = out.stderr.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], out.stderr
+
+
+def test_law_bcrit_fits_a_table_and_bcrit_reads_a_scan(tmp_path, capsys):
+  from test_bcrit import write_scan  # pylint: disable=g-import-not-at-top
+  loss = np.linspace(2.5, 6.0, 12)
+  table = tmp_path / "bcrit.csv"
+  table.write_text("loss,B_crit\n" + "".join(f"{l},{2e8 / l ** (1 / 0.21)}\n" for l in loss))
+  assert fit_cli.main(["law", "bcrit", str(table), "--bootstrap", "0", "--no-plots"]) == 0
+  fit = json.loads((tmp_path / "fit_bcrit" / "fit.json").read_text())
+  assert fit["law"] == "bcrit" and fit["params"]["alpha_B"] == pytest.approx(0.21, rel=1e-3)
+  assert fit_cli.main(["bcrit", str(table)]) == 2  # a table is no scan: says the spelling
+  assert "scaling-fit law bcrit" in capsys.readouterr().err
+  scan = write_scan(tmp_path / "scan", gns=False)
+  assert fit_cli.main(["bcrit", scan, "--target-losses", "3.4,3.1,2.9", "--no-plots"]) == 0
+  fit = json.loads((tmp_path / "scan" / "fit_bcrit" / "fit.json").read_text())
+  assert fit["kind"] == "bcrit" and [l["loss"] for l in fit["levels"]] == [3.4, 3.1, 2.9]

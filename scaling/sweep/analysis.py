@@ -172,7 +172,7 @@ def write_csv(path: str, rows: list[dict], columns: list[str]) -> str:
 
 
 def fit(law: str, table: str, out: str, **options) -> dict:
-  """Fits LAW to TABLE as `scaling-fit LAW TABLE --out OUT` does (prints the
+  """Fits LAW to TABLE as `scaling-fit law LAW TABLE --out OUT` does (prints the
   constants beside the paper's, writes fit.json and plots; `options` are
   scaling.laws.report.FitOptions) and returns fit.json."""
   from scaling.laws.report import fit_to_dir  # pylint: disable=g-import-not-at-top

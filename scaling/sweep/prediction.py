@@ -27,8 +27,8 @@ def _g(v: float) -> str:
 def predict_largest(sweep_dir: str, out: str, *, law: str = "N+E", why: str = "",
                     paper_note: str = "", bootstrap: int = 200, seed: int = 0,
                     units: str = "nats/token") -> dict:
-  """Fits `law` to all but the largest model of `sweep_dir` (scaling-fit LAW
-  DIR --holdout-largest 1 --bootstrap B), prints the prediction before the
+  """Fits `law` to all but the largest model of `sweep_dir` (scaling-fit law
+  LAW DIR --holdout-largest 1 --bootstrap B), prints the prediction before the
   measurement and returns fit.json's data with a "prediction" entry: name,
   N, predicted, predicted_lo, predicted_hi, observed, rel_error, inside."""
   form = forms.get_law(law)
