@@ -95,7 +95,6 @@ def analyze(sweep_dir, arg=None):
   del arg
   analysis.print_runs(sweep_dir)
   out = analysis.fit("isoflop", sweep_dir, os.path.join(sweep_dir, "fit_isoflop"),
-                     "--bootstrap", "200")
-  from scaling.cli import fit as fit_cli  # pylint: disable=g-import-not-at-top
-  fit_cli.main(["counts", sweep_dir, "--out", os.path.join(sweep_dir, "fit_counts")])
+                     bootstrap=200)
+  analysis.fit("counts", sweep_dir, os.path.join(sweep_dir, "fit_counts"))
   return out
