@@ -114,13 +114,10 @@ def holdout_power_law(finding, sweep, out_dir: str) -> Verdict:
   loss_m = np.array([m.final_loss for m in models])
   result = _fit(law, {"N": n_m, "loss": loss_m}, bootstrap=c["bootstrap"],
                 holdout_largest=c["holdout"])
-  largest = {"N": n_m[-1:]}
-  predicted = float(law.predict(result.params, largest)[0])
-  boot_b = np.array([law.predict(dict(zip(law.param_names, p)), largest)[0]
-                     for p in result.bootstrap_params])
-  interval = [float(v) for v in np.percentile(boot_b, [2.5, 97.5])]
-  observed = float(loss_m[-1])
-  rel_error = predicted / observed - 1.0
+  largest = result.holdout["rows"][-1]  # fit_law's held-out prediction, as scaling-fit prints it
+  predicted, observed = largest["predicted"], largest["observed"]
+  interval = [largest["predicted_lo"], largest["predicted_hi"]]
+  rel_error = largest["rel_error"]
   decades = float(np.log10(n_m[-1] / n_m[0]))
   ok = abs(rel_error) <= c["max_abs_rel_error"] and decades >= c["min_decades"]
   figure = _figure(out_dir, finding)
