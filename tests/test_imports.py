@@ -143,7 +143,7 @@ def test_scaling_has_no_import_cycle():
 # The dependency order of docs/architecture.md: a module imports only modules
 # of its own layer or of earlier ones. The first prefix that matches places it.
 LAYERS = [
-    ["scaling", "scaling.constants", "scaling.errors", "scaling.formulas", "scaling.exitcodes", "scaling.pyfile", "scaling.quiet",
+    ["scaling", "scaling.constants", "scaling.errors", "scaling.figures", "scaling.formulas", "scaling.exitcodes", "scaling.pyfile", "scaling.quiet",
      "scaling.provenance", "scaling.data.errors", "scaling.results.io", "scaling.laws.errors"],
     ["scaling.data"],  # but data.datasets, below
     ["scaling.models", "scaling.accounting", "scaling.sharding", "scaling.gns",

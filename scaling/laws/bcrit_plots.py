@@ -6,19 +6,13 @@ import os
 
 import numpy as np
 
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
+from scaling import figures
 
 
 def plot_frontiers(fit: dict, path: str) -> str:
   """Steps S against tokens E per target loss, with the fitted Eq. 5.1 hyperbola."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6.4, 4.8))
-  colors = plt.cm.viridis(np.linspace(0, 0.9, len(fit["levels"])))
+  fig, ax = figures.subplots(figsize=(6.4, 4.8))
+  colors = figures.colormap("viridis")(np.linspace(0, 0.9, len(fit["levels"])))
   for level, color in zip(fit["levels"], colors):
     e = [r["tokens"] for r in level["runs"]]
     s = [r["steps"] for r in level["runs"]]
@@ -32,16 +26,12 @@ def plot_frontiers(fit: dict, path: str) -> str:
   ax.set(xscale="log", yscale="log", xlabel="tokens processed E", ylabel="optimizer steps S",
          title="(S/S_min - 1)(E/E_min - 1) = 1 per target loss")
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)
 
 
 def plot_bcrit(fit: dict, path: str) -> str:
   """B_crit(L) with its power law, and the runs' B_noise along their curves."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6.4, 4.8))
+  fig, ax = figures.subplots(figsize=(6.4, 4.8))
   for curve in fit["noise_curves"]:
     loss, noise = np.array(curve["loss"]), np.array(curve["b_noise_tokens"], dtype=float)
     keep = np.isfinite(noise) & (noise > 0)
@@ -64,10 +54,7 @@ def plot_bcrit(fit: dict, path: str) -> str:
          ylabel="batch size (tokens)", title="critical batch size and noise scale")
   ax.invert_xaxis()
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)
 
 
 def write_figures(fit: dict, out_dir: str) -> list[str]:

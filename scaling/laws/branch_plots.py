@@ -3,19 +3,15 @@ beside the reference's gradient noise scale and a scan's B_crit(L)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from scaling import figures as figlib
 
 
 def figures(data: dict) -> dict[str, bytes]:
   """branches.png: left, batch sizes (tokens) against the reference's tokens;
   right, each branch point's fraction of the reference's progress against k."""
-  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  fig = Figure(figsize=(11, 4.2), dpi=110)
-  FigureCanvasAgg(fig)
-  ax, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+  fig, (ax, ax2) = figlib.subplots(1, 2, figsize=(11, 4.2), dpi=110)
   b = data["batch_tokens"]
   pts = data["points"]
   noise = data["noise"]
@@ -60,7 +56,4 @@ def figures(data: dict) -> dict[str, bytes]:
   ax2.set_ylabel("fraction of the reference's progress")
   ax2.set_title("branches: fraction of the reference's progress")
   ax2.legend(fontsize=7)
-  fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png")
-  return {"branches.png": buf.getvalue()}
+  return {"branches.png": figlib.png(fig)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from scaling import figures as figlib
 from scaling.laws import counting, curves as curves_lib, frontier, isoflop, readers
 from scaling.laws.errors import LawInputError
 
@@ -99,12 +100,7 @@ def report(data: dict) -> list[str]:
 
 def figures(data: dict) -> dict[str, bytes]:
   """counts.png: the exponents under each convention (with 95% intervals)."""
-  import io  # pylint: disable=g-import-not-at-top
-  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  fig = Figure(figsize=(6.5, 3.8), dpi=110)
-  FigureCanvasAgg(fig)
-  ax = fig.add_subplot(1, 1, 1)
+  fig, ax = figlib.subplots(figsize=(6.5, 3.8), dpi=110)
   names = list(data["conventions"])
   for k, (key, label) in enumerate((("frontier", "frontier"), ("isoflop", "IsoFLOP"))):
     xs, ys, err = [], [], [[], []]
@@ -126,7 +122,4 @@ def figures(data: dict) -> dict[str, bytes]:
   ax.set_ylabel("a in N_opt ∝ C^a")
   ax.set_title("the same runs, counted four ways")
   ax.legend(fontsize=8)
-  fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png")
-  return {"counts.png": buf.getvalue()}
+  return {"counts.png": figlib.png(fig)}

@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from scaling import figures as figlib
 from scaling.laws import counting, forms, readers
 from scaling.laws.errors import LawInputError
 
@@ -250,12 +251,7 @@ def report(result: IsoflopResult) -> list[str]:
 def figures(result: IsoflopResult) -> dict[str, bytes]:
   """isoflop.png: loss against N per budget with the parabolas and minima;
   N_opt and D_opt against C with the fitted power laws."""
-  import io  # pylint: disable=g-import-not-at-top
-  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  fig = Figure(figsize=(11, 4.0), dpi=110)
-  FigureCanvasAgg(fig)
-  ax, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+  fig, (ax, ax2) = figlib.subplots(1, 2, figsize=(11, 4.0), dpi=110)
   colors = [f"C{i}" for i in range(10)]
   conv = counting.get(result.count)
   for i, p in enumerate(result.profiles):
@@ -286,7 +282,4 @@ def figures(result: IsoflopResult) -> dict[str, bytes]:
   ax2.set_ylabel("N_opt (parameters), D_opt (tokens)")
   ax2.set_title(f"compute-optimal allocation (count: {conv.name})")
   ax2.legend(fontsize=8)
-  fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png")
-  return {"isoflop.png": buf.getvalue()}
+  return {"isoflop.png": figlib.png(fig)}

@@ -7,10 +7,9 @@ them only once everything has succeeded.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
+from scaling import figures
 from scaling.laws import fit as fitting
 from scaling.laws import forms
 from scaling.laws import planner
@@ -29,12 +28,8 @@ def slug(name: str) -> str:
 
 
 def _figure(ncols: int = 1):
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  fig = Figure(figsize=(5.2 * ncols, 4.0), dpi=110)
-  FigureCanvasAgg(fig)
-  axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
-  return fig, axes
+  fig, axes = figures.subplots(1, ncols, figsize=(5.2 * ncols, 4.0), dpi=110, squeeze=False)
+  return fig, list(axes[0])
 
 
 def _plain_ticks(ax) -> None:
@@ -51,10 +46,7 @@ def _plain_ticks(ax) -> None:
 def _png(fig) -> bytes:
   for ax in fig.axes:
     _plain_ticks(ax)
-  fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png")
-  return buf.getvalue()
+  return figures.png(fig)
 
 
 def _scale(col: str) -> float:
@@ -113,8 +105,7 @@ def _grouped(result: FitResult, ax) -> None:
                            else [])
   groups = np.unique(np.concatenate([t[gcol] for t in tabs]))
   xs = _grid(np.concatenate([t[xcol] for t in tabs]))
-  import matplotlib
-  cmap = matplotlib.colormaps["viridis"]
+  cmap = figures.colormap("viridis")
   for i, g in enumerate(groups):
     color = cmap(i / max(len(groups) - 1, 1))
     for t, marker in zip(tabs, ("o", "s")):
@@ -180,8 +171,7 @@ def law_figures(result: FitResult) -> dict[str, bytes]:
 def frontier_figures(fr) -> dict[str, bytes]:
   """frontier_curves.png (curves and envelope vs C, and vs C_min) and
   frontier_allocation.png (compute-efficient N and D against compute)."""
-  import matplotlib
-  cmap = matplotlib.colormaps["viridis"]
+  cmap = figures.colormap("viridis")
   ns = np.array([c.N for c in fr.curves])
   lo, hi = np.log(ns.min()), np.log(ns.max())
   keys = list(fr.envelopes)

@@ -7,6 +7,7 @@ import io
 import os
 
 from scaling import config as configlib
+from scaling import figures
 from scaling.config import SIZES
 from scaling.results import SweepDir
 from scaling.results import io as results_io
@@ -182,19 +183,14 @@ def fit(law: str, table: str, out: str, **options) -> dict:
 
 
 def save_figure(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fig.savefig(path, dpi=120, bbox_inches="tight")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  plt.close(fig)
+  figures.save(fig, path, bbox_inches="tight")
   print(f"wrote {path}")
   return path
 
 
 def figure(ncols: int = 1):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
+  """(fig, axes[1][ncols]) of an experiment's figure (scaling.figures)."""
+  return figures.subplots(1, ncols, figsize=(5 * ncols, 3.8), squeeze=False)
 
 
 __all__ = ["TINY_LADDER", "GPU_FLOPS", "GPU_HOURS", "GPU_VOCAB", "BOOKS", "SENTENCES",

@@ -16,7 +16,8 @@ import os
 import numpy as np
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError, figures
+from scaling import figures
+from scaling.findings.checks import FindingInputError
 from scaling.laws import bcrit as critical_batch
 
 # scaling-fit bcrit's defaults (scaling/cli/bcrit.py): five levels, the default smoothing

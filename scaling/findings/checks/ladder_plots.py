@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.findings.checks import figures
+from scaling import figures
 
 SIZE = (5.6, 4.2)
 

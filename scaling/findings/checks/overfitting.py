@@ -19,7 +19,8 @@ import numpy as np
 from scipy import optimize
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError, figures
+from scaling import figures
+from scaling.findings.checks import FindingInputError
 from scaling.laws import forms
 
 COLUMNS = ("best_val_loss", "n_params_nonembedding", "train_tokens_available")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 
 from scaling.findings import spec
-from scaling.findings.checks import FindingInputError, figures
+from scaling import figures
+from scaling.findings.checks import FindingInputError
 
 
 
