@@ -190,7 +190,11 @@ def main(argv=None) -> int:
     if extra:  # an option of another subcommand: name this one's --help
       raise LawInputError(f"unrecognized arguments: {' '.join(extra)} "
                           f"(see scaling-fit {args.command} --help)")
-    lines = bcrit.run(args) if args.command == "bcrit" else run(args)
+    if args.command == "bcrit":
+      lines = bcrit.run(args)
+    else:
+      _, lines = run(FitOptions(**{f.name: getattr(args, f.name)
+                                   for f in dataclasses.fields(FitOptions)}))
   except UserError as e:  # LawInputError, BcritError, a results file it cannot read
     print(f"error: {e}", file=sys.stderr)
     return EXIT_BAD_INPUT

@@ -11,6 +11,7 @@ raises LawInputError and writes nothing. Imports no JAX.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 
@@ -208,9 +209,10 @@ def _name(law: str) -> str:
     raise LawInputError(e.args[0]) from None
 
 
-def run(args) -> list[str]:
-  """Fits and writes what `args` (FitOptions or scaling-fit's flags) ask for;
-  returns the report lines."""
+def run(args: FitOptions) -> tuple[dict, list[str]]:
+  """Fits and writes what `args` asks for (fit.json and the figures in
+  args.out, default <input>/fit_<law>); returns (fit.json's data, exactly as
+  written, and the report lines)."""
   name = _name(args.law)
   if not os.path.exists(args.input):
     raise LawInputError(f"input path {args.input!r} does not exist")
@@ -223,14 +225,15 @@ def run(args) -> list[str]:
   else:
     data, figures, lines = _law_run(args, forms.get_law(name))
   out_dir = args.out or default_out(args.input, name)
-  files = {"fit.json": io.strict_json(data).encode()}
+  text = io.strict_json(data)  # NaN and inf become null, as fit.json has them
+  files = {"fit.json": text.encode()}
   files.update(figures)
   try:
     written = io.write_files(out_dir, files)
   except OSError as e:
     raise LawInputError(f"cannot write to --out {out_dir!r}: {e.strerror or e}") from None
   lines.append("wrote " + ", ".join(written))
-  return lines
+  return json.loads(text), lines
 
 
 
@@ -239,10 +242,7 @@ def fit_to_dir(law: str, input_path: str, out: str | None = None,
                **options) -> tuple[dict, list[str]]:
   """Fits `law` to `input_path`, writes fit.json and the figures into `out`
   (default <input>/fit_<law>); returns (fit.json's data, the report lines)."""
-  args = FitOptions(law, input_path, out, **options)
-  lines = run(args)
-  out_dir = args.out or default_out(args.input, _name(args.law))
-  return io.read_json(os.path.join(out_dir, "fit.json")), lines
+  return run(FitOptions(law, input_path, out, **options))
 
 
 def bcrit_to_dir(dirs, out: str | None = None, *, target_losses=None, n_levels: int = 5,
