@@ -61,6 +61,23 @@ def _drop_output() -> None:
   os.close(devnull)
 
 
+def lines_or_error(produce) -> int:
+  """How an analysis tool ends: `produce()` returns the lines to print (exit
+  0); a UserError (bad input, the library's one line) prints `error: ...` and
+  returns EXIT_BAD_INPUT; argparse's own exit (--help, a usage error) returns
+  its code. Nothing is printed before `produce` has finished."""
+  from scaling.errors import UserError  # pylint: disable=g-import-not-at-top
+  try:
+    lines = produce()
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+  except SystemExit as e:
+    return int(e.code or 0)
+  print("\n".join(lines))
+  return 0
+
+
 def fail(message: str) -> None:
   """Prints `error: message` and exits with EXIT_BAD_INPUT (no traceback)."""
   print(f"error: {message}", file=sys.stderr)

@@ -23,8 +23,7 @@ import argparse
 import os
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser, examples, script
-from scaling.errors import UserError
+from scaling.cli import Parser, examples, lines_or_error, script
 from scaling.laws import bcrit as critical_batch
 from scaling.laws.bcrit import BcritError
 from scaling.laws.report import bcrit_to_dir
@@ -88,15 +87,7 @@ def run(args) -> list[str]:
 @script
 def main(argv=None) -> int:
   """argv: the arguments after `bcrit` (default sys.argv[1:]). Returns the exit code."""
-  try:
-    lines = run(build_parser().parse_args(argv))
-  except UserError as e:  # BcritError, and a run directory the results reader rejects
-    print(f"error: {e}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-  except SystemExit as e:  # --help
-    return int(e.code or 0)
-  print("\n".join(lines))
-  return 0
+  return lines_or_error(lambda: run(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

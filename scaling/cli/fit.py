@@ -24,8 +24,7 @@ import argparse
 import dataclasses
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser, bcrit, examples, script
-from scaling.errors import UserError
+from scaling.cli import Parser, bcrit, examples, lines_or_error, script
 from scaling.laws import counting, forms
 from scaling.laws.errors import LawInputError
 from scaling.laws.report import FitOptions, run
@@ -184,24 +183,19 @@ def _old_spelling(argv: list[str]) -> None:
 def main(argv=None) -> int:
   """argv: the arguments after scaling-fit (default sys.argv[1:]). Returns the exit code."""
   argv = list(sys.argv[1:] if argv is None else argv)
-  try:
-    _old_spelling(argv)
-    args, extra = build_parser().parse_known_args(argv)
-    if extra:  # an option of another subcommand: name this one's --help
-      raise LawInputError(f"unrecognized arguments: {' '.join(extra)} "
-                          f"(see scaling-fit {args.command} --help)")
-    if args.command == "bcrit":
-      lines = bcrit.run(args)
-    else:
-      _, lines = run(FitOptions(**{f.name: getattr(args, f.name)
-                                   for f in dataclasses.fields(FitOptions)}))
-  except UserError as e:  # LawInputError, BcritError, a results file it cannot read
-    print(f"error: {e}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-  except SystemExit as e:  # --help
-    return int(e.code or 0)
-  print("\n".join(lines))
-  return 0
+  return lines_or_error(lambda: _run(argv))
+
+
+def _run(argv) -> list[str]:
+  _old_spelling(argv)
+  args, extra = build_parser().parse_known_args(argv)
+  if extra:  # an option of another subcommand: name this one's --help
+    raise LawInputError(f"unrecognized arguments: {' '.join(extra)} "
+                        f"(see scaling-fit {args.command} --help)")
+  if args.command == "bcrit":
+    return bcrit.run(args)
+  return run(FitOptions(**{f.name: getattr(args, f.name)
+                           for f in dataclasses.fields(FitOptions)}))[1]
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ import argparse
 import json
 import sys
 
-from scaling.cli import EXIT_BAD_INPUT, Parser, examples, script
+from scaling.cli import Parser, examples, lines_or_error, script
 from scaling.laws import planner
-from scaling.errors import UserError
 from scaling.laws.errors import LawInputError
 
 
@@ -78,21 +77,13 @@ def format_plan(p: planner.Plan) -> list[str]:
 
 @script
 def main(argv=None) -> int:
-  try:
-    args = build_parser().parse_args(argv)
-    result = planner.plan(args.compute, pf_days=args.pf_days, fits=args.fit,
-                          data_tokens=args.data_tokens, n_ctx=args.n_ctx,
-                          count=args.count)
-  except UserError as e:  # LawInputError, and a results file it cannot read
-    print(f"error: {e}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-  except SystemExit as e:  # --help
-    return int(e.code or 0)
-  if args.json:
-    print(json.dumps(result.to_dict(), indent=1))
-  else:
-    print("\n".join(format_plan(result)))
-  return 0
+  return lines_or_error(lambda: _plan(build_parser().parse_args(argv)))
+
+
+def _plan(args) -> list[str]:
+  result = planner.plan(args.compute, pf_days=args.pf_days, fits=args.fit,
+                        data_tokens=args.data_tokens, n_ctx=args.n_ctx, count=args.count)
+  return [json.dumps(result.to_dict(), indent=1)] if args.json else format_plan(result)
 
 
 if __name__ == "__main__":
