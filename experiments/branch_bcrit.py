@@ -15,13 +15,13 @@ reference's (scaling/laws/branching.py; docs/beyond.md).
       --workdir runs/branch/branches --dry-run
   scaling-fit branches runs/branch [--scan runs/bss/fit_bcrit/fit.json]
 
-The sweep runs the reference (DIR/reference); its analysis then copies the
-reference's checkpoint at each branch point into each branch's workdir
-(DIR/branches/s<step>_k<k>/checkpoints/<step>, the directory orbax wrote, so
-the branch resumes from it exactly as an interrupted run would: same model,
-data, optimizer state and step count; only the batch size and learning rate
-change), runs the branches with the sweep runner, and reads B_crit over
-training. Rerunning skips what is finished. With `scan=PATH` (a fit.json of
+The sweep runs the reference (DIR/reference); its analysis then runs the
+branches (DIR/branches/s<step>_k<k>) with the sweep runner. Each branch starts
+from the reference's checkpoint at its step (`checkpoint.start_from`, which
+the trainer's Checkpointer copies in, so the branch resumes from it exactly as
+an interrupted run would: same model, data, optimizer state and step count;
+only the batch size and learning rate change). Then B_crit over training is
+read (scaling-fit branches). Rerunning skips what is finished. With `scan=PATH` (a fit.json of
 `scaling-fit bcrit` on experiments/batch_size_scan.py:tiny, the same model
 and data) the figure also draws the scan's B_crit(L).
 
@@ -31,9 +31,9 @@ and `full` (the mini model of the full scan, for an accelerator).
 """
 
 import os
-import shutil
 
 from scaling import config as configlib
+from scaling.sweep import analysis
 
 LAW = "branches"
 FIGURE = ("Merrill et al. 2025 Fig. 1 style: B_crit over training by branching, "
@@ -115,7 +115,9 @@ def branch_members(arg=None) -> list[dict]:
           "train.lr": lr * lr_scale(k, rule),
           "eval.batches": EVAL_SEQUENCES[variant] // (batch * k),
           "eval.every_steps": 1_000_000, "checkpoint.every_steps": 1_000_000,
-          "checkpoint.keep": 1}})
+          "checkpoint.keep": 1,
+          # DIR/branches/<member> starts from DIR/reference's checkpoint at step s
+          "checkpoint.start_from": f"../../reference@{s}"}})
   return members
 
 
@@ -129,39 +131,18 @@ def sweep(arg=None):
           {"name": "reference_seed1", "overrides": {"train.seed": 1}}]
 
 
-def prepare_branches(sweep_dir: str, members) -> None:
-  """Copies the reference's checkpoint at each branch's start step into the
-  branch's workdir (once; a finished or started branch is left alone)."""
-  ckpts = os.path.join(sweep_dir, "reference", "checkpoints")
-  for m in members:
-    start = int(m["name"].split("_")[0][1:])
-    dest = os.path.join(sweep_dir, "branches", m["name"], "checkpoints")
-    if os.path.isdir(dest):
-      continue
-    src = os.path.join(ckpts, str(start))
-    if not os.path.isdir(src):
-      raise ValueError(f"the reference has no checkpoint at step {start} ({src}); "
-                       "rerun the reference with checkpoint.keep large enough")
-    shutil.copytree(src, os.path.join(dest + ".tmp", str(start)))
-    os.replace(dest + ".tmp", dest)
-
-
 def analyze(sweep_dir, arg=None):
   """Runs the branches (from the reference's checkpoints), then B_crit over training."""
-  from scaling.cli import fit as fit_cli  # pylint: disable=g-import-not-at-top
   from scaling.sweep import runner as runlib  # pylint: disable=g-import-not-at-top
   from scaling.sweep.experiment import load_experiment  # pylint: disable=g-import-not-at-top
   variant, args, rule = _args(arg)
   spec = f"{os.path.relpath(__file__)}:{variant},branches" + (
       f",lr_rule={rule}" if rule != LR_RULE else "")
   branches = load_experiment(spec)
-  members = branches.members()
-  prepare_branches(sweep_dir, [{"name": m.name} for m in members])
+  members = branches.members()  # each starts from the reference (checkpoint.start_from)
   outcomes = runlib.Runner(branches, os.path.join(sweep_dir, "branches")).run(members)
   failed = [o.name for o in outcomes if o.status == "failed"]
   if failed:
     raise ValueError(f"branches failed: {', '.join(failed)} (see their train.log)")
-  extra = ["--scan", args["scan"]] if args.get("scan") else []
-  code = fit_cli.main(["branches", sweep_dir, "--tolerance", str(TOLERANCE), *extra])
-  if code:
-    raise ValueError(f"the branch analysis of {sweep_dir} failed (exit {code})")
+  return analysis.fit("branches", sweep_dir, os.path.join(sweep_dir, "fit_branches"),
+                      tolerance=TOLERANCE, scan=args.get("scan"))

@@ -141,6 +141,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint = k = ml_collections.ConfigDict()
   k.every_steps = 500
   k.keep = 2
+  # "RUN_DIR@STEP": a run with no checkpoint of its own starts from RUN_DIR's
+  # checkpoint at STEP (a branch: state, optimizer and step counter copied;
+  # batch, learning rate and steps may differ). RUN_DIR relative to the workdir.
+  k.start_from = ""
 
   c.eval = e = ml_collections.ConfigDict()
   e.every_steps = 200

@@ -79,6 +79,16 @@ def parse_injection(spec: str):
   return what, int(at)
 
 
+def parse_start_from(spec: str):
+  """'RUN_DIR@STEP' -> (RUN_DIR, STEP); '' -> None (checkpoint.start_from)."""
+  if not spec:
+    return None
+  run_dir, _, at = spec.rpartition("@")
+  if not run_dir or not at.isdigit() or int(at) < 1:
+    raise ValueError(f"checkpoint.start_from={spec!r} must look like RUN_DIR@STEP")
+  return run_dir, int(at)
+
+
 def mesh_data(c, n: int) -> int:
   """mesh.data on `n` devices (-1: the devices mesh.model x mesh.fsdp leave)."""
   return c.mesh.data if c.mesh.data != -1 else n // max(c.mesh.model * c.mesh.fsdp, 1)

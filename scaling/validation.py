@@ -12,7 +12,7 @@ from typing import Callable
 
 from scaling.config import OPTIMIZERS, SCHEDULES, SIZES
 from scaling.config_formats import (data_parallel, eval_sets_of, mesh_data,
-                                    parse_injection, per_device_batch)
+                                    parse_injection, parse_start_from, per_device_batch)
 from scaling.data import sources, vocab
 from scaling.models import KINDS
 from scaling.errors import UserError
@@ -52,6 +52,14 @@ def _platform() -> str:
 def _injection_ok(spec):
   try:
     parse_injection(spec)
+    return True
+  except ValueError:
+    return False
+
+
+def _start_from_ok(spec):
+  try:
+    parse_start_from(spec)
     return True
   except ValueError:
     return False
@@ -172,6 +180,9 @@ RULES = (
     Rule("train.inject_nonfinite", lambda c, n: _injection_ok(c.train.inject_nonfinite),
          lambda c, n: f"train.inject_nonfinite={c.train.inject_nonfinite!r} must be '' or "
                       "look like loss@STEP or grad@STEP"),
+    Rule("checkpoint.start_from", lambda c, n: _start_from_ok(c.checkpoint.start_from),
+         lambda c, n: f"checkpoint.start_from={c.checkpoint.start_from!r} must be '' or "
+                      "look like RUN_DIR@STEP (a run directory and one of its checkpoints)"),
     _positive_int("checkpoint", "every_steps"),
     _positive_int("checkpoint", "keep"),
     _positive_int("eval", "every_steps"),

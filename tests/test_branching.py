@@ -142,6 +142,7 @@ def test_bad_branch_sweeps_are_one_line(tmp_path, capsys):
 @pytest.mark.slow
 def test_a_branch_resumes_from_the_copied_checkpoint(tmp_path):
   from scaling.sweep.experiment import load_experiment
+  from scaling.train.checkpoint import CheckpointError
   from scaling.train.loop import train
   from conftest import REPO
   path = os.path.join(REPO, "experiments", "branch_bcrit.py")
@@ -151,16 +152,18 @@ def test_a_branch_resumes_from_the_copied_checkpoint(tmp_path):
   cfg.eval.every_steps, cfg.eval.batches = 2, 2
   sweep = tmp_path / "sweep"
   train(cfg, str(sweep / "reference"), progress=False)
-  module = ref.module
-  with pytest.raises(ValueError, match="no checkpoint at step 3"):
-    module.prepare_branches(str(sweep), [{"name": "s3_k2"}])
-  module.prepare_branches(str(sweep), [{"name": "s2_k2"}])
-  assert os.listdir(sweep / "branches" / "s2_k2" / "checkpoints") == ["2"]
   branch = load_experiment(path + ":tiny,branches")
   member = next(m for m in branch.members() if m.name.endswith("_k2"))
+  assert member.overrides["checkpoint.start_from"].startswith("../../reference@")
   bcfg = branch.member_config(member)
   bcfg.train.steps, bcfg.eval.batches = 4, 2
+  bcfg.checkpoint.start_from = "../../reference@3"  # the reference kept steps 2 and 4
+  with pytest.raises(CheckpointError, match="no complete checkpoint at step 3 .it has .2, 4"):
+    train(bcfg, str(sweep / "branches" / "s3_k2"), progress=False)
+  bcfg.checkpoint.start_from = "../../reference@2"
   summary = train(bcfg, str(sweep / "branches" / "s2_k2"), progress=False)
   assert summary["status"] == "completed" and summary["batch_size"] == 8
   with open(sweep / "branches" / "s2_k2" / "metrics.jsonl") as f:
-    assert json.loads(f.readline())["step"] == 3
+    assert json.loads(f.readline())["step"] == 3  # it resumed from the reference's step 2
+  assert os.listdir(sweep / "branches" / "s2_k2" / "checkpoints") == ["4"]  # keep=1
+  assert sorted(os.listdir(sweep / "reference" / "checkpoints")) == ["2", "4"]  # untouched

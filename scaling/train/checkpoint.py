@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import sys
 
 import jax
@@ -115,6 +116,35 @@ class Checkpointer:
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
+
+  def start_from(self, source_workdir: str, step: int) -> bool:
+    """A branch: when this run has no checkpoint of its own, copies
+    `source_workdir`'s complete checkpoint at `step` into it (under a temporary
+    name, renamed into place, so a killed copy is never taken for a
+    checkpoint). Returns whether it copied; own checkpoints always win (a
+    branch that already ran resumes from itself). check_compatible then
+    refuses a source of another model or data, as for any resume."""
+    if self.latest_step() is not None:
+      return False
+    src = os.path.join(os.path.abspath(source_workdir), "checkpoints", str(step))
+    if not os.path.exists(os.path.join(src, COMMIT_MARKER)):
+      have = sorted(int(d) for d in os.listdir(os.path.dirname(src)) if d.isdigit()) \
+          if os.path.isdir(os.path.dirname(src)) else []
+      raise CheckpointError(
+          f"checkpoint.start_from: {source_workdir} has no complete checkpoint at step "
+          f"{step} (it has {have or 'none'}); train it with checkpoint.every_steps dividing "
+          f"{step} and checkpoint.keep large enough, or start from one of those")
+    if jax.process_index() == 0:
+      os.makedirs(self.directory, exist_ok=True)
+      staging = os.path.join(self.directory, f".start_from-{step}.tmp")
+      shutil.rmtree(staging, ignore_errors=True)
+      shutil.copytree(src, staging)
+      os.replace(staging, os.path.join(self.directory, str(step)))
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      multihost_utils.sync_global_devices("scaling: start_from copied")
+    self.manager.reload()
+    return True
 
   def check_compatible(self, config) -> int | None:
     """The step to resume from, or None; raises ResumeError on a mismatch."""

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from scaling import accounting
+from scaling.config_formats import parse_start_from
 from scaling.data import datasets as datalib
 from scaling.results import RunDir, Summary
 from scaling import tracking
@@ -70,6 +71,9 @@ def _train(cfg, run: RunDir, progress: bool, t_start: float) -> dict:
 
 
 def _run(cfg, run: RunDir, ckpt: Checkpointer, progress: bool, t_start: float) -> dict:
+  if branch := parse_start_from(cfg.checkpoint.start_from):
+    source, step = branch
+    ckpt.start_from(os.path.join(run.path, source), step)
   resume_step = ckpt.check_compatible(cfg)
   done = _finished_summary(run, resume_step, cfg.train.steps)
   if done is not None:  # nothing to do: keep the summary the run wrote when it finished
