@@ -20,14 +20,12 @@ paper, for a GPU or TPU; point data.source at a large corpus).
 
 from __future__ import annotations
 
-import math
 import os
 
 from scaling import config as configlib
 from scaling.findings import Finding
 from scaling.sweep import analysis
 from scaling.sweep.tuning import grid_members
-from scaling.results import SweepDir
 from scaling.results.io import write_json
 
 LAW = "position"
@@ -179,152 +177,19 @@ def sweep(arg=None) -> list[dict]:
   return grid_members(members, TUNING[name]) if name in TUNING else members
 
 
-def _read_runs(sweep_dir: str) -> list[dict]:
-  runs = []
-  for name in sorted(os.listdir(sweep_dir)):
-    run = SweepDir(sweep_dir).member(name)
-    s = run.summary()
-    if s is None:
-      continue
-    kind = s.model_kind or run.config().model.kind  # older summaries lack model_kind
-    if s.per_position_loss and s.val_loss is not None:
-      runs.append({"name": name, "kind": kind, "n_layer": s.n_layer,
-                   "d_model": s.d_model, "N": s.n_params_nonembedding,
-                   "val_loss": s.val_loss, "status": s.status,
-                   "per_position_loss": s.per_position_loss})
-  return runs
-
-
-def _fit_or_none(curve):
-  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
-  try:
-    return pp.fit(curve, bootstrap=100, seed=0)
-  except pp.PositionFitError as e:
-    return {"error": str(e)}
-
-
-def _curve_stats(run: dict) -> dict:
-  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
-  y = run["per_position_loss"]
-  n = len(y)
-  edges = [2 ** k for k in range(int(math.log2(n)) + 1)] + [n + 1]
-  return {"flattens_at": pp.flattening_position(y, FLAT_TOL),
-          "plateau": pp.plateau(y),
-          "late_gain": pp.late_gain(y, max(1, n // 8)),
-          "late_gain_from": max(1, n // 8),
-          "octave_means": {f"{a}-{b - 1}": sum(y[a - 1:b - 1]) / (b - a)
-                           for a, b in zip(edges, edges[1:]) if b > a},
-          "fit": _fit_or_none(y)}
-
-
-def matched_pairs(runs: list[dict]) -> list[tuple[dict, dict]]:
-  """Each LSTM with the Transformer of the nearest log N."""
-  transformers = [r for r in runs if r["kind"] == "transformer"]
-  if not transformers:
-    return []
-  return [(r, min(transformers, key=lambda t: abs(math.log(t["N"] / r["N"]))))
-          for r in runs if r["kind"] == "lstm"]
-
-
-def _plot(runs, pairs, sweep_dir):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
-
-  fig, ax = plt.subplots(figsize=(5.5, 4))
-  tf = sorted((r for r in runs if r["kind"] == "transformer"), key=lambda r: r["N"])
-  ax.plot([r["N"] for r in tf], [r["val_loss"] for r in tf], "o-", color="C0",
-          label="Transformers")
-  for n_layer, marker in ((1, "s"), (2, "^"), (4, "D")):
-    ls = sorted((r for r in runs if r["kind"] == "lstm" and r["n_layer"] == n_layer),
-                key=lambda r: r["N"])
-    if ls:
-      ax.plot([r["N"] for r in ls], [r["val_loss"] for r in ls], marker + "--", color="C3",
-              label=f"LSTM, {n_layer} layer{'s' if n_layer > 1 else ''}")
-  ax.set_xscale("log")
-  ax.set_xlabel("non-embedding parameters N")
-  ax.set_ylabel("validation loss (nats/token)")
-  ax.set_title("Final loss vs N")
-  ax.legend()
-  fig.tight_layout()
-  loss_png = os.path.join(sweep_dir, "loss_vs_n.png")
-  fig.savefig(loss_png, dpi=120)
-  plt.close(fig)
-
-  cols = max(1, min(3, len(pairs)))
-  rows = max(1, math.ceil(len(pairs) / cols))
-  fig, axes = plt.subplots(rows, cols, figsize=(max(4.5 * cols, 6.5), 3.6 * rows + 0.4),
-                           squeeze=False)
-  for ax, (lstm, trans) in zip(axes.ravel(), pairs):
-    for run, color in ((trans, "C0"), (lstm, "C3")):
-      y = np.asarray(run["per_position_loss"])
-      t = np.arange(1, y.size + 1)
-      ax.plot(t, y, color=color, alpha=0.25, lw=0.8)
-      ax.plot(t, pp.smooth(y), color=color, lw=1.8,
-              label=f"{run['kind']} L{run['n_layer']} d{run['d_model']} (N={run['N']:,})")
-    behind = pp.falls_behind_position(lstm["per_position_loss"], trans["per_position_loss"],
-                                      BEHIND_TOL)
-    if behind:
-      ax.axvline(behind, color="k", ls=":", lw=1, label=f"LSTM behind from T={behind}")
-    ax.set_xscale("log")
-    ax.set_xlabel("token position T")
-    ax.set_ylabel("loss at T (nats/token)")
-    ax.legend(fontsize=7)
-  for ax in axes.ravel()[len(pairs):]:
-    ax.axis("off")
-  fig.suptitle("Per-position loss of matched-N pairs (smoothed over T ± T/4; raw faint)",
-               fontsize=10)
-  fig.tight_layout()
-  position_png = os.path.join(sweep_dir, "per_position.png")
-  fig.savefig(position_png, dpi=120)
-  plt.close(fig)
-  return loss_png, position_png
-
-
 def analyze(sweep_dir: str, arg=None) -> dict:
   """Reads the members' summary.json, draws the two figures, writes analysis.json."""
-  from scaling.laws import perposition as pp  # pylint: disable=g-import-not-at-top
-  runs = _read_runs(sweep_dir)
-  kinds = {r["kind"] for r in runs}
-  if not {"lstm", "transformer"} <= kinds:
-    raise ValueError(f"{sweep_dir} needs finished LSTM and Transformer runs with "
-                     f"per_position_loss; found {sorted(kinds) or 'none'}")
-  stats = {r["name"]: _curve_stats(r) for r in runs}
-  pairs = matched_pairs(runs)
-  pair_rows = []
-  for lstm, trans in pairs:
-    a, b = stats[lstm["name"]], stats[trans["name"]]
-    pair_rows.append({
-        "lstm": lstm["name"], "transformer": trans["name"],
-        "N_lstm": lstm["N"], "N_transformer": trans["N"],
-        "val_loss_lstm": lstm["val_loss"], "val_loss_transformer": trans["val_loss"],
-        "falls_behind_at": pp.falls_behind_position(
-            lstm["per_position_loss"], trans["per_position_loss"], BEHIND_TOL),
-        "flattens_at_lstm": a["flattens_at"], "flattens_at_transformer": b["flattens_at"],
-        "late_gain_lstm": a["late_gain"], "late_gain_transformer": b["late_gain"],
-        "lstm_flattens_earlier": a["flattens_at"] < b["flattens_at"],
-    })
-  loss_png, position_png = _plot(runs, pairs, sweep_dir)
-  result = {
-      "variant": arg, "sweep_dir": sweep_dir,
-      "settings": {"flat_tol": FLAT_TOL, "behind_tol": BEHIND_TOL},
-      "runs": [{k: v for k, v in r.items() if k != "per_position_loss"} | stats[r["name"]]
-               for r in runs],
-      "pairs": pair_rows,
-      "lstm_flattens_earlier": f"{sum(r['lstm_flattens_earlier'] for r in pair_rows)}/"
-                               f"{len(pair_rows)} pairs",
-      "figures": {"loss_vs_n": loss_png, "per_position": position_png},
-  }
+  from scaling.laws import perposition, perposition_plots, readers  # pylint: disable=g-import-not-at-top
+  runs = readers.position_runs(sweep_dir)
+  result, pairs = perposition.compare_lstm_transformer(
+      runs, flat_tol=FLAT_TOL, behind_tol=BEHIND_TOL, source=sweep_dir)
+  figures = {
+      "loss_vs_n": perposition_plots.plot_loss_vs_n(runs, os.path.join(sweep_dir, "loss_vs_n.png")),
+      "per_position": perposition_plots.plot_pairs(
+          pairs, os.path.join(sweep_dir, "per_position.png"), BEHIND_TOL)}
+  result = {"variant": arg, "sweep_dir": sweep_dir, **result, "figures": figures}
   write_json(os.path.join(sweep_dir, "analysis.json"), result)
-  for row in pair_rows:
-    behind = row["falls_behind_at"]
-    print(f"{row['lstm']} (N={row['N_lstm']:,}, loss {row['val_loss_lstm']:.4f}) vs "
-          f"{row['transformer']} (N={row['N_transformer']:,}, loss "
-          f"{row['val_loss_transformer']:.4f}): curves flatten at positions "
-          f"{row['flattens_at_lstm']} and {row['flattens_at_transformer']}; the LSTM "
-          + (f"falls behind at position {behind}" if behind else "never falls behind"))
-  print(f"the LSTM's curve flattens earlier in {result['lstm_flattens_earlier']}")
-  print(f"wrote {loss_png}, {position_png}, {os.path.join(sweep_dir, 'analysis.json')}")
+  print("\n".join(perposition.pair_lines(result)))
+  print(f"wrote {figures['loss_vs_n']}, {figures['per_position']}, "
+        f"{os.path.join(sweep_dir, 'analysis.json')}")
   return result

@@ -53,7 +53,6 @@ FULL_SIZES = ["mini", "small", "medium", "base", "large", "xl"]
 # nats above the byte-statistics plateau, where 12K-800K models all sit after 300
 # steps; the two smallest cost seconds.
 DEMO_LADDER = [(1, 8, 2), (1, 16, 2), (2, 32, 2), (2, 64, 4), (3, 96, 4), (4, 128, 4)]
-VARIANTS = ("tiny", "cpu", "cpu3", "nltk", "gpu", "full")
 
 # (n_layer, d_model, n_heads): N = 12·n_layer·d_model² from 6.9K to 786K.
 CPU_LADDER = [(1, 24, 2), (1, 32, 2), (2, 32, 2), (2, 48, 2), (2, 64, 4), (3, 80, 4),
@@ -197,57 +196,6 @@ FINDINGS = (FINDINGS
                     for f in FINDINGS))
 
 
-def get_config(arg=None):
-  variant = configlib.experiment_variant(arg, names=VARIANTS)
-  c = configlib.base_config()
-  if variant == "tiny":
-    configlib.apply_size(c, "tiny")
-    c.train.steps, c.train.warmup_steps = 300, 30
-    c.train.lr = 3e-3
-    c.train.log_every, c.checkpoint.every_steps = 50, 150
-    c.eval.every_steps, c.eval.batches = 150, 8
-  elif variant == "cpu":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=CPU_STEPS, eval_every=CPU_EVAL_EVERY)
-    c.train.lr, c.train.schedule = 3e-3, "constant"
-    c.eval.batches = 20  # 40,960 of the 85,079 held-out bytes
-    c.eval.datasets = analysis.licence_texts()
-  elif variant == "cpu3":
-    configlib.apply_size(c, "tiny")
-    analysis.tiny_schedule(c, steps=CPU3_STEPS, eval_every=CPU3_EVAL_EVERY)
-    c.train.warmup_steps = CPU_STEPS // 10  # the first attempt's 85
-    c.train.lr, c.train.schedule = 3e-3, "constant"
-    c.eval.batches = 20
-    c.eval.datasets = analysis.licence_texts()
-  elif variant == "nltk":
-    configlib.apply_size(c, "tiny")
-    analysis.nltk_schedule(c, steps=NLTK_STEPS, eval_every=NLTK_EVAL_EVERY,
-                           schedule="constant")
-    c.train.lr = NLTK_LR_GRID[1]  # each member sets its own (TUNING)
-  elif variant == "gpu":
-    analysis.gpu_ladder_config(c)
-  else:
-    configlib.apply_size(c, "base")  # n_ctx 1024, batch 512, 2.5e5 steps
-  c.name = "model_size"
-  return c
-
-
-def sweep(arg=None):
-  variant = configlib.experiment_variant(arg, names=VARIANTS)
-  if variant == "tiny":
-    return analysis.ladder_members(DEMO_LADDER)
-  if variant in ("cpu", "cpu3"):
-    return analysis.ladder_members(CPU_LADDER)
-  if variant == "nltk":
-    return grid_members(analysis.ladder_members(CPU_LADDER), TUNING["nltk"], seeds=NLTK_SEEDS)
-  if variant == "gpu":
-    return analysis.ladder_members(analysis.GPU_LADDER)
-  members = analysis.size_members(FULL_SIZES)
-  for member in members:  # Adafactor above 1B parameters, as in the paper
-    member["overrides"]["train.optimizer"] = "adafactor" if member["name"] == "xl" else "adamw"
-  return members
-
-
 TINY_WHY = ("an irreducible E, because byte-level text has an entropy floor that is most "
             "of the loss below 1e6 parameters, and every model trains the same 300 steps "
             "(equal token budgets), so the larger ones are further from convergence: a "
@@ -269,21 +217,95 @@ GPU_PAPER = (
     "  the paper's without one.")
 
 
+
+# Each variant's base config (applied to configlib.base_config()).
+def _tiny(c):
+  configlib.apply_size(c, "tiny")
+  c.train.steps, c.train.warmup_steps = 300, 30
+  c.train.lr = 3e-3
+  c.train.log_every, c.checkpoint.every_steps = 50, 150
+  c.eval.every_steps, c.eval.batches = 150, 8
+
+
+def _cpu_ladder(c, steps: int, eval_every: int):
+  configlib.apply_size(c, "tiny")
+  analysis.tiny_schedule(c, steps=steps, eval_every=eval_every)
+  c.train.warmup_steps = CPU_STEPS // 10  # 85 steps in both attempts
+  c.train.lr, c.train.schedule = 3e-3, "constant"
+  c.eval.batches = 20  # 40,960 of the 85,079 held-out bytes
+  c.eval.datasets = analysis.licence_texts()
+
+
+def _cpu(c):
+  _cpu_ladder(c, CPU_STEPS, CPU_EVAL_EVERY)
+
+
+def _cpu3(c):
+  _cpu_ladder(c, CPU3_STEPS, CPU3_EVAL_EVERY)
+
+
+def _nltk(c):
+  configlib.apply_size(c, "tiny")
+  analysis.nltk_schedule(c, steps=NLTK_STEPS, eval_every=NLTK_EVAL_EVERY, schedule="constant")
+  c.train.lr = NLTK_LR_GRID[1]  # each member sets its own (TUNING)
+
+
+def _full(c):
+  configlib.apply_size(c, "base")  # n_ctx 1024, batch 512, 2.5e5 steps
+
+
+# variant -> config: makes its base config; ladder: its members' (n_layer,
+# d_model, n_heads), or sizes: configlib.SIZES names; tuning (and seeds): each
+# member at every point of a learning-rate grid (scaling.sweep.tuning); predict:
+# the analysis fits L = E + (N_c/N)^alpha_N to all but the largest model and
+# predicts it (scaling.sweep.prediction's why, paper note and units); without
+# predict or tuning, it fits L(N) to every model.
+VARIANTS = {
+    "tiny": {"config": _tiny, "ladder": DEMO_LADDER,
+             "predict": {"why": TINY_WHY, "paper_note": TINY_PAPER, "units": "nats/byte-token"}},
+    "cpu": {"config": _cpu, "ladder": CPU_LADDER},
+    "cpu3": {"config": _cpu3, "ladder": CPU_LADDER},
+    "nltk": {"config": _nltk, "ladder": CPU_LADDER, "tuning": TUNING["nltk"], "seeds": NLTK_SEEDS},
+    "gpu": {"config": analysis.gpu_ladder_config, "ladder": analysis.GPU_LADDER,
+            "predict": {"why": GPU_WHY, "paper_note": GPU_PAPER, "units": "nats/token"}},
+    "full": {"config": _full, "sizes": FULL_SIZES},
+}
+
+
+def _variant(arg) -> dict:
+  return VARIANTS[configlib.experiment_variant(arg, names=tuple(VARIANTS))]
+
+
+def get_config(arg=None):
+  c = configlib.base_config()
+  _variant(arg)["config"](c)
+  c.name = "model_size"
+  return c
+
+
+def sweep(arg=None):
+  v = _variant(arg)
+  if "sizes" in v:
+    members = analysis.size_members(v["sizes"])
+    for member in members:  # Adafactor above 1B parameters, as in the paper
+      member["overrides"]["train.optimizer"] = "adafactor" if member["name"] == "xl" else "adamw"
+    return members
+  members = analysis.ladder_members(v["ladder"])
+  return grid_members(members, v["tuning"], seeds=v["seeds"]) if "tuning" in v else members
+
+
 def analyze(sweep_dir, arg=None):
   """tiny, gpu: fits L = E + (N_c/N)^alpha_N to all but the largest model and
-  predicts it (scaling.sweep.prediction); cpu, full: fits L(N) to every model
-  with a bootstrap interval. Writes the figures beside fit.json."""
-  variant = configlib.experiment_variant(arg, names=VARIANTS)
-  if variant in ("tiny", "gpu"):
+  predicts it (scaling.sweep.prediction); nltk: prints each model's learning-rate
+  grid; cpu, cpu3, full: fits L(N) to every model with a bootstrap interval.
+  Writes the figures beside fit.json."""
+  v = _variant(arg)
+  if "predict" in v:
     analysis.print_runs(sweep_dir, hide_largest=1)
     from scaling.sweep.prediction import predict_largest  # pylint: disable=g-import-not-at-top
-    tiny = variant == "tiny"
     return predict_largest(sweep_dir, os.path.join(sweep_dir, "fit_N_E"), law="N+E",
-                           why=TINY_WHY if tiny else GPU_WHY,
-                           paper_note=TINY_PAPER if tiny else GPU_PAPER, bootstrap=200,
-                           units="nats/byte-token" if tiny else "nats/token")
+                           bootstrap=200, **v["predict"])
   analysis.print_runs(sweep_dir)
-  if variant == "nltk":  # the findings read the chosen members: scaling-report
-    return analysis.print_tuning(sweep_dir, TUNING["nltk"])
-  out = os.path.join(sweep_dir, "fit_N")
-  return analysis.fit("N", sweep_dir, out, bootstrap=200)
+  if "tuning" in v:  # the findings read the chosen members: scaling-report
+    return analysis.print_tuning(sweep_dir, v["tuning"])
+  return analysis.fit("N", sweep_dir, os.path.join(sweep_dir, "fit_N"), bootstrap=200)

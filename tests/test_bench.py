@@ -49,6 +49,39 @@ def test_lstm_mfu_count_has_no_attention_term():
   assert r["mfu_flops_per_token"] == 6 * (r["n_params_nonembedding"] + 32 * 259)
 
 
+# --- scaling-bench --suite gns (the estimator's cost) ------------------------------
+
+def test_gns_cost_only_row_counts_both_programs_without_running_them():
+  from scaling.bench import plan as bench_plan, report as bench_report, rows as bench_rows  # pylint: disable=g-import-not-at-top
+  row = bench_plan.gns_rows(tiny=True)[1]
+  assert row["cost_only"] and row["kind"] == "gns"
+  r = {**row, **bench_rows.run_row(row)}
+  assert r["status"] == "measured" and "step_time_s" not in r
+  assert set(r["xla"]) == set(bench_rows.GNS_VARIANTS)
+  plain, gns = (r["xla"][v] for v in bench_rows.GNS_VARIANTS)
+  assert gns["flops"] > plain["flops"] > 0 and gns["bytes"] > 0
+  assert r["xla_flops_overhead"] == pytest.approx(gns["flops"] / plain["flops"] - 1)
+  assert "XLA cost analysis" in bench_report.one_line(r)
+
+
+@pytest.mark.slow
+def test_gns_suite_times_interleaved_blocks_and_compares_xla_costs(tmp_path):
+  out = tmp_path / "gns"
+  r = run_cli("scaling.cli.bench", "--suite", "gns", "--tiny", "--noisolate", "--out", str(out))
+  assert r.returncode == 0, r.stderr[-2000:]
+  timed, cost = json.loads((out / "bench.json").read_text())["rows"]
+  assert timed["status"] == cost["status"] == "measured"
+  assert [len(b) for b in timed["blocks_s"].values()] == [2, 2]  # A, B, A, B
+  assert timed["gns_overhead"] == pytest.approx(
+      timed["step_time_s"] / timed["step_time_without_gns_s"] - 1)
+  assert timed["best_step_time_s"] <= timed["step_time_s"]
+  for key in ("gns_overhead_best", "gns_overhead_paired", "xla_flops_overhead",
+              "xla_bytes_overhead"):
+    assert isinstance(timed[key], float), key
+  assert "gns_overhead" not in cost and cost["xla_flops_overhead"] > 0
+  assert "adjacent block pairs" in r.stdout and "bytes accessed" in r.stdout
+
+
 # --- scaling-bench --suite paper (the GPU rows at CPU size) ---------------------
 
 _TEST_LEVERS = "logits_bf16,xla_lhs"  # one config lever, one XLA-flags lever (own process)

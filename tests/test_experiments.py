@@ -10,8 +10,24 @@ from conftest import REPO
 from scaling.sweep.experiment import load_experiment
 from scaling.train.loop import prepare, train
 
-EXPERIMENTS = sorted(p for p in glob.glob(os.path.join(REPO, "experiments", "*.py"))
-                     if "\ndef sweep(" in open(p).read())
+EXPERIMENTS = sorted(glob.glob(os.path.join(REPO, "experiments", "*.py")))
+
+
+def _variants(module) -> list:
+  names = getattr(module, "VARIANTS", ())
+  return [None, *(n for n in names if isinstance(n, str))]
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
+def test_every_file_in_experiments_is_an_experiment_whose_variants_expand(path):
+  """Experiments are declarative: each file loads as one (get_config and sweep),
+  and the default and every variant in VARIANTS expand to valid members (what
+  `scaling-sweep --dry-run` lists); scripts belong in the library."""
+  module = load_experiment(path).module
+  for variant in _variants(module):
+    experiment = load_experiment(path + (f":{variant}" if variant else ""))
+    for member in experiment.members():
+      experiment.member_config(member)
 
 
 def test_every_paper_result_has_an_experiment():

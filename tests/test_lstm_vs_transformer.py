@@ -90,3 +90,32 @@ def test_analyze_needs_both_architectures(exp, tmp_path):
   _write_run(str(tmp_path), "t", "transformer", 1, 32, 1000, [3.0, 2.0, 1.9, 1.8])
   with pytest.raises(ValueError, match="needs finished LSTM and Transformer runs"):
     exp.analyze(str(tmp_path))
+
+
+def test_matched_pairs_pair_by_nearest_log_n_in_one_library_copy():
+  from scaling.findings.checks import position  # pylint: disable=g-import-not-at-top
+  from scaling.laws import perposition  # pylint: disable=g-import-not-at-top
+  assert not hasattr(position, "matched_pairs")  # the check uses the library's
+  runs = [{"name": "t1", "kind": "transformer", "N": 1000},
+          {"name": "t2", "kind": "transformer", "N": 100_000},
+          {"name": "l1", "kind": "lstm", "N": 9000},    # log-nearer 1000 than 100,000
+          {"name": "l2", "kind": "lstm", "N": 11_000}]
+  assert [(a["name"], b["name"]) for a, b in perposition.matched_pairs(runs)] == \
+      [("l1", "t1"), ("l2", "t2")]
+  assert perposition.matched_pairs(runs[2:]) == []
+
+
+def test_position_runs_reads_member_directories_through_the_results_layer(tmp_path):
+  from scaling.laws import readers  # pylint: disable=g-import-not-at-top
+  from scaling.results import SweepDir  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path)
+  _write_run(root, "b-lstm", "lstm", 2, 64, 500, [3.0, 2.0, 1.9, 1.8])
+  _write_run(root, "a-tf", "transformer", 2, 64, 400, [3.0, 2.0, 1.8, 1.7])
+  os.makedirs(os.path.join(root, "unfinished"))      # no summary.json: skipped
+  with open(os.path.join(root, "analysis.json"), "w") as f:  # a file, not a member
+    f.write("{}")
+  assert SweepDir(root).member_names() == ["a-tf", "b-lstm", "unfinished"]
+  runs = readers.position_runs(root)
+  assert [(r["name"], r["kind"], r["N"], r["status"]) for r in runs] == \
+      [("a-tf", "transformer", 400, "completed"), ("b-lstm", "lstm", 500, "completed")]
+  assert runs[1]["per_position_loss"] == [3.0, 2.0, 1.9, 1.8]

@@ -59,6 +59,15 @@ def abstract_batch(cfg, sharding) -> dict:
   return {"inputs": spec, "targets": spec}
 
 
+def xla_cost(compiled) -> dict:
+  """FLOPs and bytes accessed of a compiled step, by XLA's cost analysis: a
+  noise-free comparison of two programs (XLA counts a loop's body once)."""
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  cost = cost or {}
+  return {"flops": float(cost.get("flops", 0.0)), "bytes": float(cost.get("bytes accessed", 0.0))}
+
+
 def benchmark(config, *, steps: int = 20, warmup: int = 2, vocab_size: int | None = None,
               peak: float | None = None, target_s: float | None = None) -> dict:
   """Times `steps` train steps after `warmup` (the first compiles).

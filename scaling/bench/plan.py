@@ -186,3 +186,29 @@ def cpu_rows(*, threads: int | None = None, compile_peer: bool = True, tiny: boo
               "base": ours["id"], "peer": None, "target": "", "note": flags}
              for name, flags in CPU_LEVERS.items()]
   return rows
+
+
+# `--suite gns`: the noise-scale estimator's cost (docs/gns.md §2) on this
+# machine. Timed at the tiny size (2x128, batch 16x128, byte vocabulary),
+# interleaved blocks; and XLA's cost analysis alone at GPT-2-small shape
+# (12x768, batch 32x1024, GPT-2 vocabulary), compiled from shapes, so that a CPU
+# can count what a GPU run would do. The paper suite's gns row is the timed
+# measurement at 12x768 on the GPU.
+GNS_TARGET = "≤2% of a step"
+
+
+def gns_rows(*, tiny: bool = False, blocks: int = 20) -> list[dict]:
+  """The gns suite's rows: timed at the tiny size, cost-only at 12x768."""
+  common = {"group": "gns", "kind": "gns", "model": "transformer", "k": 4,
+            "target": GNS_TARGET}
+  timed = {**common, "id": "gns overhead 2x128 b16x128 k4", "n_layer": 2, "d_model": 128,
+           "n_heads": 4, "n_ctx": 128, "batch": 16, "vocab": 259, "steps": 5,
+           "blocks": blocks, "est_s": 60}
+  cost = {**common, "id": "gns xla cost 12x768 b32x1024 k4", "n_layer": 12, "d_model": 768,
+          "n_heads": 12, "n_ctx": 1024, "batch": 32, "vocab": 50257, "cost_only": True,
+          "note": "XLA cost analysis only: compiled from shapes, nothing runs", "est_s": 90}
+  if tiny:  # the same rows at test size
+    timed.update(n_layer=1, d_model=32, n_heads=2, n_ctx=32, batch=8, steps=2, blocks=2,
+                 est_s=1)
+    cost.update(n_layer=1, d_model=32, n_heads=2, n_ctx=32, batch=8, vocab=259, est_s=1)
+  return [timed, cost]

@@ -31,6 +31,8 @@ def shape(row: dict) -> str:
 
 def _ratio(row: dict) -> str:
   if row.get("kind") == "gns" and row.get("status") == "measured":
+    if row.get("gns_overhead") is None:  # cost_only
+      return f"XLA FLOPs {100 * row['xla_flops_overhead']:+.3f}%"
     return f"overhead {100 * row['gns_overhead']:+.2f}%"
   if row.get("ratio") is None:
     return "–"
@@ -45,8 +47,27 @@ def one_line(row: dict) -> str:
     return f"[bench] {row['id']}: {row.get('status')} — {row.get('reason')}"
   if row.get("kind") == "compile":
     return f"[bench] {row['id']}: compile {_s(row['compile_time_s'])}"
+  if row.get("kind") == "gns":
+    return f"[bench] {row['id']}: {gns_summary(row)}"
   return (f"[bench] {row['id']}: {_k(row.get('tokens_per_sec'))} tokens/s, "
           f"step {_ms(row.get('step_time_s'))}, compile {_s(row.get('compile_time_s'))}")
+
+
+def gns_summary(row: dict) -> str:
+  """A measured gns row: the estimator's overheads, timed (unless cost-only) and by XLA."""
+  xla = (f"XLA cost analysis, with vs without the estimator: FLOPs "
+         f"{100 * row['xla_flops_overhead']:+.3f}%, bytes accessed "
+         f"{100 * row['xla_bytes_overhead']:+.3f}%")
+  if row.get("gns_overhead") is None:
+    return xla
+  blocks = len(next(iter(row.get("blocks_s", {}).values()), []))
+  return (f"{blocks} interleaved blocks of {row.get('steps', 5)} steps: accumulate median "
+          f"{_ms(row['step_time_without_gns_s'])}/step (best block "
+          f"{_ms(row['best_step_time_without_gns_s'])}), accumulate+gns median "
+          f"{_ms(row['step_time_s'])} (best {_ms(row['best_step_time_s'])}); overhead of the "
+          f"medians {100 * row['gns_overhead']:+.2f}%, of the best blocks "
+          f"{100 * row['gns_overhead_best']:+.2f}%, median over adjacent block pairs "
+          f"{100 * row['gns_overhead_paired']:+.2f}%; {xla}")
 
 
 def _versions(suite: dict) -> list[str]:
@@ -81,6 +102,9 @@ def markdown(suite: dict) -> str:
         f"| {r['id']} | {shape(r)} | {r['batch']} | {_k(r.get('tokens_per_sec'))} | "
         f"{_pct(r.get('mfu'))} | {_ms(r.get('step_time_s'))} | {_s(r.get('compile_time_s'))} | "
         f"{_gib(mem)} | {_ratio(r)} | {r.get('target') or ''} | {status} |")
+  for r in suite["rows"]:
+    if r.get("kind") == "gns" and r.get("status") == "measured":
+      out += ["", f"{r['id']}: {gns_summary(r)}"]
   for r in suite["rows"]:
     if r.get("ratios"):
       out += ["", f"{r['id']}: " + ", ".join(f"{v:.2f}× {p}" for p, v in r["ratios"].items())]

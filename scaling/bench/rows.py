@@ -6,7 +6,8 @@ A row is a plain dict (JSON), so the suite can hand it to a fresh process:
 
 kinds: `train` (tokens/s of the real train step), `gns` (the noise-scale
 estimator against plain accumulation over the same k micro-batches, timed
-interleaved), `compile` (lower + compile from shapes alone, nothing runs).
+interleaved, and XLA's cost analysis of both; `cost_only`: compile only),
+`compile` (lower + compile from shapes alone, nothing runs).
 Every row builds its step with scaling.bench.measure.build_step: the assembly
 scaling-train uses. Tokens are synthetic; nothing here imports TensorFlow.
 """
@@ -72,37 +73,69 @@ def _train(row: dict) -> dict:
   return {k: r[k] for k in keep}
 
 
+GNS_VARIANTS = ("accumulate", "accumulate+gns")  # the estimator off, on; same k micro-batches
+
+
+def _overhead(a, b):
+  return b / a - 1 if a else float("nan")
+
+
 def _gns(row: dict) -> dict:
-  """Interleaved blocks (A, B, A, B, ...) so drift hits both variants alike."""
+  """The estimator's cost: the real step with gns on (B) against plain
+  accumulation over the same k micro-batches (A). XLA's cost analysis of the two
+  compiled programs always; unless row["cost_only"] (compile from shapes alone,
+  any size on a CPU), interleaved timed blocks (A, B, A, B, ...) so that drift
+  on a shared machine hits both: overheads of the medians, of the fastest
+  blocks, and the median over adjacent block pairs (the least drift-sensitive)."""
   import jax  # pylint: disable=g-import-not-at-top
-  from scaling.bench.measure import build_step, synthetic_batch  # pylint: disable=g-import-not-at-top
+  from scaling.bench.measure import (abstract_batch, build_step, synthetic_batch,  # pylint: disable=g-import-not-at-top
+                                     xla_cost)
   from scaling.train import state as statelib  # pylint: disable=g-import-not-at-top
-  runs = []
-  for enabled in (False, True):
+  runs = {}
+  for name, enabled in zip(GNS_VARIANTS, (False, True)):
     c = row_config(row)
     c.gns.enabled, c.gns.microbatches = enabled, row["k"]
     step, setup, cfg, sharding = build_step(c, vocab_size=row["vocab"])
+    t0 = time.perf_counter()
+    if row.get("cost_only"):
+      compiled = step.lower(setup.abstract_state, abstract_batch(cfg, sharding)).compile()
+      runs[name] = {"cost": xla_cost(compiled), "compile_s": time.perf_counter() - t0}
+      continue
     batch = jax.device_put(synthetic_batch(np.random.default_rng(0), cfg.train.batch_size,
                                            cfg.data.seq_len, cfg.model.vocab_size), sharding)
     state = statelib.init_state(cfg.model, setup, cfg.train.seed)
-    t0 = time.perf_counter()
-    for _ in range(2):
-      state, metrics = step(state, batch)
+    compiled = step.lower(state, batch).compile()
+    compile_s = time.perf_counter() - t0
+    for _ in range(2):  # warm up
+      state, metrics = compiled(state, batch)
     jax.block_until_ready(metrics)
-    runs.append({"step": step, "state": state, "batch": batch, "times": [],
-                 "compile_s": time.perf_counter() - t0})
+    runs[name] = {"step": compiled, "state": state, "batch": batch, "times": [],
+                  "cost": xla_cost(compiled), "compile_s": compile_s}
+  a, b = runs.values()
+  out = {"gns_microbatches": row["k"], "compile_time_s": b["compile_s"],
+         "xla": {n: r["cost"] for n, r in runs.items()},
+         "xla_flops_overhead": _overhead(a["cost"]["flops"], b["cost"]["flops"]),
+         "xla_bytes_overhead": _overhead(a["cost"]["bytes"], b["cost"]["bytes"])}
+  if row.get("cost_only"):
+    return out
+  steps = row.get("steps", 5)
   for _ in range(row.get("blocks", 6)):
-    for r in runs:
+    for r in runs.values():
       t0 = time.perf_counter()
-      for _ in range(row.get("steps", 5)):
+      for _ in range(steps):
         r["state"], metrics = r["step"](r["state"], r["batch"])
       jax.block_until_ready((r["state"], metrics))
-      r["times"].append((time.perf_counter() - t0) / row.get("steps", 5))
-  plain, gns = (float(np.median(r["times"])) for r in runs)
-  tokens = row["batch"] * row["n_ctx"]
-  return {"step_time_s": gns, "step_time_without_gns_s": plain,
-          "gns_overhead": gns / plain - 1, "tokens_per_sec": tokens / gns,
-          "compile_time_s": runs[1]["compile_s"], "gns_microbatches": row["k"]}
+      r["times"].append((time.perf_counter() - t0) / steps)
+  plain, gns = (float(np.median(r["times"])) for r in (a, b))
+  best_plain, best_gns = (float(np.min(r["times"])) for r in (a, b))
+  return {**out, "step_time_s": gns, "step_time_without_gns_s": plain,
+          "gns_overhead": _overhead(plain, gns),
+          "best_step_time_s": best_gns, "best_step_time_without_gns_s": best_plain,
+          "gns_overhead_best": _overhead(best_plain, best_gns),
+          "gns_overhead_paired": float(np.median([_overhead(x, y) for x, y in
+                                                  zip(a["times"], b["times"])])),
+          "blocks_s": {n: r["times"] for n, r in runs.items()},
+          "tokens_per_sec": row["batch"] * row["n_ctx"] / gns}
 
 
 def _compile(row: dict) -> dict:

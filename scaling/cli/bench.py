@@ -7,6 +7,7 @@
   scaling-bench --suite paper --out DIR [--budget_s 420] [--levers a,b] [--only groups]
   scaling-bench --suite paper --tiny --out DIR       # the same rows at CPU size
   scaling-bench --suite cpu --rounds 3 --out DIR     # study shapes against nanoGPT on the CPU
+  scaling-bench --suite gns --out DIR                # the noise-scale estimator's cost (CPU)
   scaling-bench --prepare_peers PATH/TO/nanoGPT      # copies its model.py into .peers/
   scaling-bench --inspect_hlo [--tiny] [--levers logits_bf16,chunk_bf16]
 
@@ -39,9 +40,12 @@ _OUT = flags.DEFINE_string("out", None, "Also write the result as JSON here (--s
 _GNS = flags.DEFINE_bool("gns_overhead", False,
                          "Also time the step without the noise-scale estimator (same k "
                          "micro-batches) and report the estimator's overhead.")
-_SUITE = flags.DEFINE_enum("suite", None, ["paper", "cpu"],
-                           "Run a whole suite (see docs/performance.md): paper (the GPU rows) or "
-                           "cpu (the study's CPU shapes against nanoGPT on the CPU).")
+_SUITE = flags.DEFINE_enum("suite", None, ["paper", "cpu", "gns"],
+                           "Run a whole suite (see docs/performance.md): paper (the GPU rows), "
+                           "cpu (the study's CPU shapes against nanoGPT on the CPU) or gns "
+                           "(the noise-scale estimator's cost, timed and by XLA; docs/gns.md).")
+_BLOCKS = flags.DEFINE_integer("blocks", 20, "--suite gns: interleaved timed blocks per "
+                               "variant.")
 _ROUNDS = flags.DEFINE_integer("rounds", 1, "--suite: measure every row this many times in "
                                "turn; report median ratios of rows of the same round.")
 _THREADS = flags.DEFINE_integer("threads", None, "--suite cpu: the peer's torch threads "
@@ -77,7 +81,9 @@ def _suite():
   if not _OUT.value:
     _fail("--suite needs --out DIR")
   try:
-    if _SUITE.value == "cpu":
+    if _SUITE.value == "gns":
+      rows = bench_plan.gns_rows(tiny=_TINY.value, blocks=_BLOCKS.value)
+    elif _SUITE.value == "cpu":
       rows = bench_plan.select(bench_plan.cpu_rows(threads=_THREADS.value, tiny=_TINY.value,
                                                    compile_peer=_PEER_COMPILE.value), _ONLY.value)
     else:

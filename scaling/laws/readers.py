@@ -17,7 +17,8 @@ from scaling.results import run as run_files
 from scaling.results.run import RunDir, completed, run_dirs
 from scaling.results.sweep import SweepDir
 
-__all__ = ["completed", "pick", "read_json", "read_rows", "read_summary", "run_dirs"]
+__all__ = ["completed", "pick", "position_runs", "read_json", "read_rows", "read_summary",
+           "run_dirs"]
 
 
 def _number(value: Any) -> Any:
@@ -117,6 +118,25 @@ def read_rows(path: str) -> list[dict]:
     return read_json(path)
   raise LawInputError(f"unsupported input {path!r}: give a sweep directory "
                       "or a .csv, .jsonl or .json table")
+
+
+def position_runs(sweep_dir: str) -> list[dict]:
+  """Every member of a sweep directory whose summary.json has a per-position
+  curve and a final loss, by name, read from the run directories (not
+  results.jsonl; any status, which each row keeps): {"name", "kind", "n_layer",
+  "d_model", "N", "val_loss", "status", "per_position_loss"}. `kind` falls back
+  to the run's config for summaries older than model_kind."""
+  sweep, runs = SweepDir(sweep_dir), []
+  for name in sweep.member_names():
+    run = sweep.member(name)
+    s = run.summary()
+    if s is None or not s.per_position_loss or s.val_loss is None:
+      continue
+    runs.append({"name": name, "kind": s.model_kind or run.config().model.kind,
+                 "n_layer": s.n_layer, "d_model": s.d_model, "N": s.n_params_nonembedding,
+                 "val_loss": s.val_loss, "status": s.status,
+                 "per_position_loss": s.per_position_loss})
+  return runs
 
 
 def pick(row: Mapping, names: Sequence[str]) -> Any:

@@ -56,6 +56,13 @@ class SweepDir:
   def member(self, name: str) -> RunDir:
     return RunDir(os.path.join(self.path, name))
 
+  def member_names(self) -> list[str]:
+    """The names of DIR's subdirectories, sorted: every member started, finished
+    or not (RunDir.summary() tells them apart), read from the directory itself
+    rather than results.jsonl."""
+    return sorted(name for name in os.listdir(self.path)
+                  if os.path.isdir(os.path.join(self.path, name)))
+
   def run_dirs(self) -> list[str]:
     return run_dirs(self.path)
 

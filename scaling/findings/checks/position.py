@@ -1,16 +1,16 @@
 """The `lstm` finding (Kaplan et al. Fig. 7): LSTMs match Transformers early, then fall behind.
 
 The sweep (experiments/lstm_vs_transformer.py) trains LSTMs and Transformers;
-each LSTM is matched with the Transformer of the nearest log N (as that file's
-matched_pairs does). From the summaries' per_position_loss (positions
-T = 1..n_ctx), Δ(T) = LSTM − Transformer. Early: |mean Δ over T ≤ early_last|
-≤ max_early_gap; late: mean Δ over the last late_fraction of the context ≥
-min_late_gap; reproduced when both hold for every pair.
+each LSTM is matched with the Transformer of the nearest log N
+(scaling.laws.perposition.matched_pairs, as that file's analysis pairs them).
+From the summaries' per_position_loss (positions T = 1..n_ctx), Δ(T) = LSTM −
+Transformer. Early: |mean Δ over T ≤ early_last| ≤ max_early_gap; late: mean Δ
+over the last late_fraction of the context ≥ min_late_gap; reproduced when both
+hold for every pair.
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -19,7 +19,6 @@ from scaling.findings import spec
 from scaling import figures
 from scaling.findings.checks import FindingInputError
 from scaling.laws import perposition
-
 
 
 def _kind(sweep, row) -> str:
@@ -42,25 +41,10 @@ def _runs(sweep) -> list[dict]:
   return runs
 
 
-def matched_pairs(runs: list[dict]) -> list[tuple[dict, dict]]:
-  """Each LSTM with the Transformer of the nearest log N."""
-  transformers = [r for r in runs if r["kind"] == "transformer"]
-  return [(r, min(transformers, key=lambda t: abs(math.log(t["N"] / r["N"]))))
-          for r in runs if r["kind"] == "lstm"]
-
-
 def windows(n_ctx: int, criteria: dict) -> tuple[int, int]:
   """(last early position, first late position), 1-based."""
   n_late = max(1, int(round(criteria["late_fraction"] * n_ctx)))
   return min(int(criteria["early_last"]), n_ctx), n_ctx - n_late + 1
-
-
-def octave_means(delta_t: np.ndarray) -> dict:
-  """The mean of Δ over positions 1, 2-3, 4-7, ... (the last octave cut at n_ctx)."""
-  n = delta_t.size
-  edges = [2 ** k for k in range(int(math.log2(n)) + 1)] + [n + 1]
-  return {f"{a}-{b - 1}": float(delta_t[a - 1:b - 1].mean())
-          for a, b in zip(edges, edges[1:]) if b > a}
 
 
 def measure_pair(lstm: dict, trans: dict, criteria: dict, path: str) -> dict:
@@ -79,12 +63,13 @@ def measure_pair(lstm: dict, trans: dict, criteria: dict, path: str) -> dict:
           "N_transformer": trans["N"], "n_ctx": n_ctx, "early_window": [1, early_last],
           "late_window": [late_first, n_ctx], "early_gap": early, "late_gap": late,
           "early_ok": abs(early) <= criteria["max_early_gap"],
-          "late_ok": late >= criteria["min_late_gap"], "octave_means": octave_means(delta_t)}
+          "late_ok": late >= criteria["min_late_gap"],
+          "octave_means": perposition.octave_means(delta_t)}
 
 
 def per_position_gap(finding: spec.Finding, sweep, out_dir: str) -> spec.Verdict:
   c = finding.criteria
-  pairs = matched_pairs(_runs(sweep))
+  pairs = perposition.matched_pairs(_runs(sweep))
   rows = [measure_pair(lstm, trans, c, sweep.path) for lstm, trans in pairs]
   ok = all(r["early_ok"] and r["late_ok"] for r in rows)
   figure = _plot(pairs, rows, c, os.path.join(out_dir, finding.key + ".png"))
