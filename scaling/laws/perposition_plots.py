@@ -5,24 +5,16 @@ pairs on log-x axes (runs as scaling.laws.readers.position_runs gives them)."""
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from scaling import figures
 from scaling.laws import perposition as pp
-
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
 
 
 def plot_loss_vs_n(runs: list[dict], path: str) -> str:
   """Final validation loss against N: the Transformers, and the LSTMs by depth."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(5.5, 4))
+  fig, ax = figures.subplots(figsize=(5.5, 4))
   tf = sorted((r for r in runs if r["kind"] == "transformer"), key=lambda r: r["N"])
   ax.plot([r["N"] for r in tf], [r["val_loss"] for r in tf], "o-", color="C0",
           label="Transformers")
@@ -37,21 +29,16 @@ def plot_loss_vs_n(runs: list[dict], path: str) -> str:
   ax.set_ylabel("validation loss (nats/token)")
   ax.set_title("Final loss vs N")
   ax.legend()
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)
 
 
 def plot_pairs(pairs: list[tuple[dict, dict]], path: str, behind_tol: float = 0.02) -> str:
   """Per-position loss of each (LSTM, Transformer) pair, raw (faint) and smoothed,
   with where the LSTM falls behind (falls_behind_position with `behind_tol`)."""
-  plt = _pyplot()
   cols = max(1, min(3, len(pairs)))
   rows = max(1, math.ceil(len(pairs) / cols))
-  fig, axes = plt.subplots(rows, cols, figsize=(max(4.5 * cols, 6.5), 3.6 * rows + 0.4),
-                           squeeze=False)
+  fig, axes = figures.subplots(rows, cols, figsize=(max(4.5 * cols, 6.5), 3.6 * rows + 0.4),
+                               squeeze=False)
   for ax, (lstm, trans) in zip(axes.ravel(), pairs):
     for run, color in ((trans, "C0"), (lstm, "C3")):
       y = np.asarray(run["per_position_loss"])
@@ -71,8 +58,4 @@ def plot_pairs(pairs: list[tuple[dict, dict]], path: str, behind_tol: float = 0.
     ax.axis("off")
   fig.suptitle("Per-position loss of matched-N pairs (smoothed over T ± T/4; raw faint)",
                fontsize=10)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return figures.save(fig, path)
