@@ -47,6 +47,9 @@ BAD = [
     ({"mesh.fsdp": 2}, "mesh.fsdp=2 x mesh.model=1 must be >= 1 and divide the 1 devices"),
     ({"mesh.data": 2}, "mesh.data=2 x mesh.fsdp=1 x mesh.model=1 does not match the 1 devices"),
     ({"mesh.model": 4}, "mesh.fsdp=1 x mesh.model=4 must be >= 1 and divide the 1 devices"),
+    ({"checkpoint.start_from": "../ref"}, "checkpoint.start_from='../ref' must be '' or look "
+     "like RUN_DIR@STEP"),
+    ({"checkpoint.start_from": "../ref@0"}, "checkpoint.start_from='../ref@0' must be"),
 ]
 
 
