@@ -205,3 +205,24 @@ def test_a_multislice_mesh_whose_axes_split_the_torus_is_laid_out():
   # each fsdp group stays inside one slice
   for group in mesh.devices.reshape(-1, 2):
     assert len({d.slice_index for d in group}) == 1
+
+
+def test_an_eval_step_libtpu_refuses_is_reported_not_raised():
+  """The eval step sees the whole batch (no micro-batches), so it can be refused where
+  the train step fits: that is a verdict in the report, never a traceback."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+
+  class Refused:
+    def trace(self, *args):
+      raise jax.errors.JaxRuntimeError(
+          "RESOURCE_EXHAUSTED: Ran out of memory on HBM, the total memory required for "
+          "HLO temporaries (18.59G) exceeds available HBM (15.75G).")
+
+  topo = topology.devices("v5e-8")
+  eng = types.SimpleNamespace(eval_step=Refused(),
+                              setup=types.SimpleNamespace(abstract_state={"params": {}}))
+  report = compiled._eval(eng, None, {}, topo)  # pylint: disable=protected-access
+  assert report["compiled"] is False and not report["verdict"]["fits"]
+  assert "libtpu refused it" in report["verdict"]["line"]
+  assert report["total"] == int(18.59 * 2 ** 30)

@@ -173,9 +173,21 @@ def _batch(cfg) -> dict:
 
 
 def _eval(eng, cfg, batch, topo) -> dict:
+  """The eval step's compile and memory. It sees the whole batch at once (no
+  micro-batches), so it can need more than the train step: a program libtpu
+  refuses is reported ("does not fit ... libtpu refused it"), not raised."""
   params = eng.setup.abstract_state["params"]
   t0 = time.perf_counter()
-  compiled = eng.eval_step.trace(params, batch).lower().compile()
+  try:
+    compiled = eng.eval_step.trace(params, batch).lower().compile()
+  except jax.errors.JaxRuntimeError as e:
+    m = _OOM.search(str(e))
+    if not m:
+      raise
+    temps, available = _bytes(*m.group(1, 2)), _bytes(*m.group(3, 4))
+    total = hlo_stats.shard_bytes(params) + hlo_stats.shard_bytes(batch) + temps
+    return {"compile_s": time.perf_counter() - t0, "total": total, "compiled": False,
+            "verdict": verdict(total, topo.hbm_bytes, refused=available)}
   m = compiled.memory_analysis()
   total = int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
               + m.generated_code_size_in_bytes - m.alias_size_in_bytes)
