@@ -121,20 +121,30 @@ def test_a_failed_save_stops_the_run_naming_it_and_a_rerun_recovers(tmp_path):
   reference = str(tmp_path / "ref")
   assert _train_cli(reference).returncode == 0
   workdir = str(tmp_path / "full-disk")
-  failed = _train_cli(workdir, file_limit_kb=100)
-  assert failed.returncode == 1
+  limit_kb = 100
+  failed = _train_cli(workdir, file_limit_kb=limit_kb)
+  losses = lambda d: [r["loss"] for r in _rows(d)]
+  # Whether a save fits under the limit depends on how TensorStore groups its
+  # arrays into data files (it varies run to run: a save's ~270 KB has come in
+  # one file and in four of 4-133 KB). Both saves can fit; then nothing was
+  # refused (no file reached the limit, which is where the kernel stops a
+  # write), and the run must simply be complete and exact.
+  if failed.returncode == 0:
+    sizes = [os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(workdir) for f in fs]
+    assert max(sizes) < limit_kb * 1024, "a write was cut at the limit, yet the run completed"
+    assert losses(workdir) == losses(reference)
+    return
+  assert failed.returncode == 1, failed.stderr[-2000:]
   errors = [l for l in failed.stderr.splitlines() if l.startswith("error: ")]
   assert len(errors) == 1  # one line of ours (orbax's own traceback may print around it)
   assert errors[0].startswith("error: saving a checkpoint in ") and "File too large" in errors[0]
   assert not os.path.exists(os.path.join(workdir, "summary.json"))  # never "completed"
-  # Whether step 5's save fits under the limit depends on how TensorStore groups
-  # that save's arrays into data files (it varies run to run; under load all
-  # can stay below 100 KiB): what must hold is that every step directory under
-  # its final name is complete, and that the rerun recovers exactly.
+  # Step 5's save may have fitted (see above): what must hold is that every
+  # step directory under its final name is complete, and that the rerun
+  # recovers exactly.
   assert _final_named(workdir) == _complete(workdir)
   again = _train_cli(workdir)  # space is back: the partial save is never restored
   assert again.returncode == 0, again.stderr[-2000:]
-  losses = lambda d: [r["loss"] for r in _rows(d)]
   assert losses(workdir) == losses(reference)
 
 
