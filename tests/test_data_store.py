@@ -110,3 +110,17 @@ def test_an_altered_store_fails_its_checksum_when_opened(tmp_path):
   with pytest.raises(storelib.StoreError, match="fails its checksum: train.bin was altered"):
     storelib.build_store(source, ByteVocab(), str(tmp_path), use_seqio=False)
   storelib.open_store(store.path, checksums=False)  # a large store: only the size check
+
+
+def test_a_full_disk_while_building_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+  import errno  # pylint: disable=g-import-not-at-top
+  source = get_source(f"text:{write(tmp_path / 'book.txt', book_text(2000))}")
+
+  def full(*args, **kwargs):
+    raise OSError(errno.EFBIG, "File too large")
+
+  monkeypatch.setattr(storelib, "_write_split", full)
+  with pytest.raises(storelib.StoreError, match="cannot build the token store .*: File too "
+                     "large; free space in "):
+    storelib.build_store(source, ByteVocab(), str(tmp_path / "cache"), use_seqio=False)
+  assert not [d for d in os.listdir(tmp_path / "cache") if not d.endswith(".lock")]

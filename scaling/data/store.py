@@ -206,6 +206,11 @@ def build_store(source: TextSource, vocab, cache_dir: str | None = None, *,
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
           json.dump(manifest, f, indent=1)
         os.rename(tmp, final)
+      except OSError as e:  # a full disk or a file-size limit: nothing half-built is kept
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"cannot build the token store {final}: {e.strerror or e}; free space "
+                         f"in {cache_dir} (or set data.cache_dir / SCALING_CACHE elsewhere) "
+                         "and rerun") from None
       except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
