@@ -126,7 +126,7 @@ def analyze(sweep_dir, arg=None):
   for r in runs:
     increase = 100 * (r["val_loss"] / best - 1)
     l, d = r["n_layer"], r["d_model"]
-    h = int(r["name"].rsplit("_h", 1)[1])
+    h = int(r["name"].rsplit("_h", 1)[1].split("_")[0])  # N1e5_L2_d64_h4[_lr0.002]
     print(f"{r['name']:<14} d_model/n_layer {d / l:7.1f}  heads {h:2d}  loss {r['val_loss']:.4f} "
           f"({increase:+.2f}% over the best)")
     axes[0][0].semilogx(d / l, increase, "o", color="C0")
