@@ -136,7 +136,8 @@ def test_a_failed_save_stops_the_run_naming_it_and_a_rerun_recovers(tmp_path):
     return
   assert failed.returncode == 1, failed.stderr[-2000:]
   errors = [l for l in failed.stderr.splitlines() if l.startswith("error: ")]
-  assert len(errors) == 1  # one line of ours (orbax's own traceback may print around it)
+  # one line of ours (orbax's own traceback may print around it); a failure shows stderr
+  assert len(errors) == 1, failed.stderr[-3000:]
   assert errors[0].startswith("error: saving a checkpoint in ") and "File too large" in errors[0]
   assert not os.path.exists(os.path.join(workdir, "summary.json"))  # never "completed"
   # Step 5's save may have fitted (see above): what must hold is that every
