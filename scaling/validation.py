@@ -49,17 +49,10 @@ def _platform() -> str:
   import jax  # pylint: disable=g-import-not-at-top
   return jax.default_backend()
 
-def _injection_ok(spec):
+def _parses(parse, spec) -> bool:
+  """Whether one of config_formats' parsers accepts `spec`."""
   try:
-    parse_injection(spec)
-    return True
-  except ValueError:
-    return False
-
-
-def _start_from_ok(spec):
-  try:
-    parse_start_from(spec)
+    parse(spec)
     return True
   except ValueError:
     return False
@@ -177,10 +170,10 @@ RULES = (
     Rule("train.max_skipped", lambda c, n: isinstance(c.train.max_skipped, int)
          and c.train.max_skipped >= 0,
          lambda c, n: f"train.max_skipped={c.train.max_skipped!r} must be an integer >= 0"),
-    Rule("train.inject_nonfinite", lambda c, n: _injection_ok(c.train.inject_nonfinite),
+    Rule("train.inject_nonfinite", lambda c, n: _parses(parse_injection, c.train.inject_nonfinite),
          lambda c, n: f"train.inject_nonfinite={c.train.inject_nonfinite!r} must be '' or "
                       "look like loss@STEP or grad@STEP"),
-    Rule("checkpoint.start_from", lambda c, n: _start_from_ok(c.checkpoint.start_from),
+    Rule("checkpoint.start_from", lambda c, n: _parses(parse_start_from, c.checkpoint.start_from),
          lambda c, n: f"checkpoint.start_from={c.checkpoint.start_from!r} must be '' or "
                       "look like RUN_DIR@STEP (a run directory and one of its checkpoints)"),
     _positive_int("checkpoint", "every_steps"),
