@@ -224,6 +224,34 @@ def test_a_save_failing_at_each_stage_never_leaves_a_false_checkpoint(
   assert [r["loss"] for r in _rows(workdir)] == reference_losses
 
 
+def test_a_save_failing_only_at_close_stops_the_run_with_one_line(
+    reference_losses, tmp_path, monkeypatch):
+  """The last place orbax can report a failed save is the manager's close (it
+  waits for pending saves): that too is a CheckpointError, never a traceback,
+  the run writes no summary, and the rerun recovers exactly."""
+  workdir, cfg = str(tmp_path / "run"), _cfg(**{"train.steps": 10, "train.log_every": 1})
+  real_close = ocp.CheckpointManager.close
+
+  def failing_close(manager):
+    real_close(manager)
+    raise OSError(errno.EFBIG, "File too large", "injected at close")
+
+  with monkeypatch.context() as patch:
+    patch.setattr(ocp.CheckpointManager, "close", failing_close)
+    with pytest.raises(checkpoint.CheckpointError, match="saving a checkpoint in .*File too large"):
+      train(cfg, workdir, progress=False)
+  assert not os.path.exists(os.path.join(workdir, "summary.json"))  # never "completed"
+  assert _final_named(workdir) == _complete(workdir)
+  summary = train(cfg, workdir, progress=False)  # resumes at step 10: no step left
+  assert [r["loss"] for r in _rows(workdir)] == reference_losses
+  # what the resume reports is what the run would have: train loss and the
+  # last step's full evaluation, per-position loss included
+  reference = train(cfg, str(tmp_path / "reference"), progress=False)
+  timing = {"wallclock_s", "tokens_per_sec"}
+  assert {k: v for k, v in summary.items() if k not in timing} == \
+      {k: v for k, v in reference.items() if k not in timing}
+
+
 def test_a_final_named_save_without_its_commit_marker_is_moved_aside(tmp_path):
   """The guard for storage that renames before the marker is written."""
   workdir = str(tmp_path / "run")

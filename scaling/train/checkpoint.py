@@ -302,7 +302,14 @@ class Checkpointer:
         self._move_aside(unfinished)
 
   def close(self) -> None:
-    """Closes the manager (waiting for saves); a second call does nothing."""
+    """Closes the manager (waiting for saves); a second call does nothing.
+    Raises CheckpointError, as wait() does, if a save fails only now."""
     if not getattr(self, "_closed", False):
       self._closed = True
-      self.manager.close()
+      try:
+        self.manager.close()
+      except Exception as e:  # pylint: disable=broad-except
+        self._set_aside_unfinished()
+        raise CheckpointError(f"saving a checkpoint in {self.directory} failed: "
+                              f"{_first_line(e)}; free space or fix the directory, then "
+                              "rerun to resume from the last complete one") from e

@@ -89,9 +89,12 @@ class MetricsHook:
   screened before any evaluation or save). Tokens per second are timed from
   the end of the first step, which compiles."""
 
-  def __init__(self, cfg, health: Health, writer, bar, start: int):
+  def __init__(self, cfg, health: Health, writer, bar, start: int, earlier_rows=()):
     self.cfg, self.health, self.writer, self.bar = cfg, health, writer, bar
-    self.pending, self.recent_losses = [], []
+    # a resume that has no step left to run reports the losses logged last
+    self.pending = []
+    self.recent_losses = [r["loss"] for r in earlier_rows
+                          if r["step"] <= start][-cfg.train.log_every:]
     self.steady_from, self.t_steady = None, time.time()
     self.t_log, self.timed_from = self.t_steady, start
 
@@ -149,6 +152,12 @@ class EvalHook:
       self.writer.write("eval", [row])
     self.bar.message(f"eval step {step}: val_loss {row['val_loss']:.4f} nats/token, "
                      f"{row['val_bpb']:.4f} bits/byte")
+
+  def measure_final(self, step: int, params) -> None:
+    """The last step's full evaluation (per-position loss included) without a
+    new eval row: for a resume that starts at the last step, whose earlier
+    run saved it but wrote no summary."""
+    _, self.last = self.evaluator(params, step, final=True)
 
   def best_val_loss(self) -> float | None:
     return self.best if math.isfinite(self.best) else None

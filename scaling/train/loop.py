@@ -88,21 +88,24 @@ def _run(cfg, run: RunDir, ckpt: Checkpointer, progress: bool, t_start: float) -
   writer = _open_records(cfg, run, start) if is_main else None
   bar = Progress(cfg.train.steps, start, enabled=show)
   bar.message(_start_line(cfg, counts, start))
-  metrics = hooklib.MetricsHook(cfg, hooklib.Health(cfg.train, run.metrics()), writer, bar,
-                                start)
+  earlier = run.metrics()
+  metrics = hooklib.MetricsHook(cfg, hooklib.Health(cfg.train, earlier), writer, bar,
+                                start, earlier)
   evals = hooklib.EvalHook(cfg, run, evaluator, writer, bar)
   saves = hooklib.CheckpointHook(cfg, ckpt)
   if start == 0:
     evals(0, state["params"])
+  elif start == cfg.train.steps:
+    evals.measure_final(start, state["params"])
   status, step = _steps(eng, batches, state, start, metrics, evals, saves, ckpt)
   ckpt.wait()
+  ckpt.close()  # before the summary: a save that fails only now leaves none
   bar.close()
   summary = _summary(cfg, counts, step, status, metrics, evals, batches,
                      time.time() - t_start)
   if is_main:
     run.write_summary(summary)
     writer.close()
-  ckpt.close()
   if status == "preempted":
     raise Preempted(step)
   if status == "diverged":
