@@ -1,10 +1,10 @@
 """Subprocess job for test_mesh.py: trains nano runs on given meshes.
 
-python tests/mesh_job.py WORKDIR STEPS RESTORE_AT "d,f,m" ["d,f,m" ...]
-Prints one JSON line {"d,f,m": [per-step losses], ...}. With RESTORE_AT = 0
-each mesh trains from scratch. With RESTORE_AT = k the first mesh trains the
-whole run and every other mesh resumes a copy of it from its step-k
-checkpoint: a checkpoint saved on one mesh, restored onto another.
+python tests/mesh_job.py WORKDIR STEPS "d,f,m" ... [--restore-at K "d,f,m" ...]
+Prints one JSON line {"d,f,m": [per-step losses], ..., "restored": {...}}. Each
+mesh before --restore-at trains from scratch; each one after it resumes a copy
+of the first mesh's run from its step-K checkpoint: a checkpoint saved on one
+mesh, restored onto another. One process, so the meshes share compilations.
 """
 
 import json
@@ -35,20 +35,27 @@ def losses(run_dir):
 
 
 def main():
-  workdir, steps, restore_at, *meshes = sys.argv[1:]
-  steps, restore_at = int(steps), int(restore_at)
+  workdir, steps, *rest = sys.argv[1:]
+  steps = int(steps)
+  scratch, restore_at, restored = rest, 0, []
+  if "--restore-at" in rest:
+    i = rest.index("--restore-at")
+    scratch, restore_at, restored = rest[:i], int(rest[i + 1]), rest[i + 2:]
   out = {}
-  first_dir = None
-  for mesh in meshes:
+  for mesh in scratch:
     run_dir = os.path.join(workdir, mesh.replace(",", "x"))
-    if restore_at and first_dir:
-      shutil.copytree(first_dir, run_dir)
-      for name in os.listdir(os.path.join(run_dir, "checkpoints")):
-        if name.isdigit() and int(name) > restore_at:
-          shutil.rmtree(os.path.join(run_dir, "checkpoints", name))
     train(config(mesh, steps), run_dir, progress=False)
-    first_dir = first_dir or run_dir
     out[mesh] = losses(run_dir)
+  first_dir = os.path.join(workdir, scratch[0].replace(",", "x"))
+  out["restored"] = {}
+  for mesh in restored:
+    run_dir = os.path.join(workdir, "restored-" + mesh.replace(",", "x"))
+    shutil.copytree(first_dir, run_dir)
+    for name in os.listdir(os.path.join(run_dir, "checkpoints")):
+      if name.isdigit() and int(name) > restore_at:
+        shutil.rmtree(os.path.join(run_dir, "checkpoints", name))
+    train(config(mesh, steps), run_dir, progress=False)
+    out["restored"][mesh] = losses(run_dir)
   print(json.dumps(out))
 
 

@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow  # a training on 8 forced host devices
 JOB = os.path.join(REPO, "tests", "mesh_job.py")
 
 
-def _job(tmp_path, devices, restore_at, *meshes):
+def _job(tmp_path, devices, *args):
   env = dict(os.environ, PYTHONPATH=REPO,
              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  out = subprocess.run([sys.executable, JOB, str(tmp_path), "20", str(restore_at), *meshes],
+  out = subprocess.run([sys.executable, JOB, str(tmp_path), "20", *args],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
   assert out.returncode == 0, out.stderr[-3000:]
   return json.loads(out.stdout.strip().splitlines()[-1])
@@ -31,10 +31,11 @@ def _close(a, b):
 
 
 def test_meshes_match_one_device_and_restore_across_meshes(tmp_path):
-  single = _job(tmp_path / "one", 1, 0, "1,1,1")["1,1,1"]
-  many = _job(tmp_path / "eight", 8, 0, "8,1,1", "2,4,1", "2,2,2")
-  for mesh, losses in many.items():
-    _close(losses, single)
-  restored = _job(tmp_path / "restore", 8, 10, "8,1,1", "2,2,2", "1,4,2")
-  for mesh, losses in restored.items():
+  single = _job(tmp_path / "one", 1, "1,1,1")["1,1,1"]
+  # three meshes from scratch, then the 8,1,1 run's step-10 checkpoint resumed on two others
+  many = _job(tmp_path / "eight", 8, "8,1,1", "2,4,1", "2,2,2",
+              "--restore-at", "10", "2,2,2", "1,4,2")
+  restored = many.pop("restored")
+  assert sorted(many) == ["2,2,2", "2,4,1", "8,1,1"] and sorted(restored) == ["1,4,2", "2,2,2"]
+  for mesh, losses in {**many, **{f"restored {k}": v for k, v in restored.items()}}.items():
     _close(losses, single)

@@ -11,6 +11,7 @@ gives a member's N, D and C (the dry run's table, Ray's placement).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from types import ModuleType
 
@@ -115,15 +116,24 @@ def load_experiment(spec: str) -> Experiment:
 def describe(experiment, member) -> dict:
   """N (exact, from the abstract parameter tree), D, C = 6·N·D for a member."""
   import jax  # pylint: disable=g-import-not-at-top  (loading an experiment stays JAX-free)
-  from flax import nnx  # pylint: disable=g-import-not-at-top
-  from scaling import accounting  # pylint: disable=g-import-not-at-top  (imports JAX)
   cfg = experiment.member_config(member)
   cfg = configlib.RunConfig.from_resolved(
       configlib.resolve(cfg, vocab_size=model_vocab_size(cfg), platform=jax.default_backend()),
       n_devices=jax.device_count())
-  model = nnx.eval_shape(lambda: cfg.family.build(cfg.model, nnx.Rngs(params=0)))
-  params = nnx.to_pure_dict(nnx.split(model)[1])
-  n = accounting.count_params(params)["nonembedding"]
-  flops = cfg.family.flops(cfg.model, params)  # the one count a run records too
+  n, flops_per_token = _model_counts(cfg.model)
   tokens = cfg.train.steps * cfg.batch_tokens
-  return {"name": member.name, "N": n, "D": tokens, "C": flops["flops_per_token"] * tokens}
+  return {"name": member.name, "N": n, "D": tokens, "C": flops_per_token * tokens}
+
+
+@functools.lru_cache(maxsize=256)
+def _model_counts(model) -> tuple[int, float]:
+  """(N, FLOPs per token) of a resolved model section (a FrozenConfigDict, so
+  members of one shape, e.g. a learning-rate grid, build its tree once)."""
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from scaling import accounting  # pylint: disable=g-import-not-at-top  (imports JAX)
+  from scaling.models.family import family  # pylint: disable=g-import-not-at-top
+  fam = family(model)
+  abstract = nnx.eval_shape(lambda: fam.build(model, nnx.Rngs(params=0)))
+  params = nnx.to_pure_dict(nnx.split(abstract)[1])
+  n = accounting.count_params(params)["nonembedding"]
+  return n, fam.flops(model, params)["flops_per_token"]  # the one count a run records too
