@@ -280,11 +280,16 @@ class Checkpointer:
     try:
       self.manager.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
-      self._set_aside_unfinished()
-      raise CheckpointError(f"saving a checkpoint in {self.directory} failed: "
-                            f"{_first_line(e)}; free space or fix the directory, then "
-                            "rerun to resume from the last complete one") from e
+      raise self._failed(e) from e
     self._unconfirmed = []
+
+  def _failed(self, error) -> CheckpointError:
+    """What a pending save that failed (reported by wait or close) raises, once
+    the unfinished step directories are set aside."""
+    self._set_aside_unfinished()
+    return CheckpointError(f"saving a checkpoint in {self.directory} failed: "
+                           f"{_first_line(error)}; free space or fix the directory, then "
+                           "rerun to resume from the last complete one")
 
   def _set_aside_unfinished(self) -> None:
     """After a failed save: a step directory of an unconfirmed save under its
@@ -309,7 +314,4 @@ class Checkpointer:
       try:
         self.manager.close()
       except Exception as e:  # pylint: disable=broad-except
-        self._set_aside_unfinished()
-        raise CheckpointError(f"saving a checkpoint in {self.directory} failed: "
-                              f"{_first_line(e)}; free space or fix the directory, then "
-                              "rerun to resume from the last complete one") from e
+        raise self._failed(e) from e
