@@ -9,13 +9,19 @@ STAMP  := $(VENV)/.installed
 # worker, so a module fixture that trains or builds runs once (xdist_group
 # marks are ignored with pytest 9.2 and xdist 3.8). JAX_COMPILATION_CACHE_DIR:
 # every process (the workers and the trainings they start) shares compiled
-# programs, kept between runs under .venv.
+# programs, kept between runs under .venv. TEST_XLA_FLAGS: LLVM optimisation off,
+# so the suite's tiny programs compile about twice as fast; their results differ
+# from the default build's only in the last bits and every comparison in the suite
+# is between programs built alike (tests/conftest.py SHIPPED_XLA: a test that runs
+# the default build, as the bit-exact SIGTERM resume test does).
 PYTEST_JOBS ?= 2
+TEST_XLA_FLAGS ?= --xla_backend_optimization_level=0
 PYTEST      := $(BIN)/python -m pytest -q -n $(PYTEST_JOBS) --dist loadfile --durations=20
 JAX_CACHE   := $(VENV)/jax-cache
 TEST_ENV    := JAX_COMPILATION_CACHE_DIR=$(abspath $(JAX_CACHE)) \
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
-               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1 \
+               XLA_FLAGS="$(TEST_XLA_FLAGS)"
 
 .PHONY: setup demo test test-fast clean
 

@@ -24,6 +24,19 @@ def store_cache(tmp_path_factory):
     os.environ["SCALING_CACHE"] = old
 
 
+# `make test` compiles with XLA:CPU's LLVM optimisation off (Makefile, TEST_XLA_FLAGS):
+# the suite's tiny programs compile about twice as fast, and their results differ
+# from the default build's only in the last bits (vectorised reductions add in
+# another order). Every comparison in the suite is between programs compiled the
+# same way; a test that must show the shipped build passes env=SHIPPED_XLA to run_cli.
+SHIPPED_XLA = {"XLA_FLAGS": ""}
+
+
+def xla_flags(*flags: str) -> str:
+  """XLA_FLAGS for a child process: the suite's own flags (if any) plus `flags`."""
+  return " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
+
+
 def small_config(size: str = "nano", **overrides):
   """configs/transformer.py at `size`, shrunk for a fast CPU test."""
   from scaling.config import load_config_file  # pylint: disable=g-import-not-at-top

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, xla_flags
 
 pytestmark = pytest.mark.slow  # a training on 8 forced host devices
 
@@ -17,7 +17,7 @@ JOB = os.path.join(REPO, "tests", "mesh_job.py")
 
 def _job(tmp_path, devices, *args):
   env = dict(os.environ, PYTHONPATH=REPO,
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+             XLA_FLAGS=xla_flags(f"--xla_force_host_platform_device_count={devices}"))
   out = subprocess.run([sys.executable, JOB, str(tmp_path), "20", *args],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
   assert out.returncode == 0, out.stderr[-3000:]

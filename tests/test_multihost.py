@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, xla_flags
 from scaling.results import io as records
 
 pytestmark = pytest.mark.slow  # two-process trainings
@@ -62,7 +62,8 @@ def test_two_processes_train_checkpoint_resume_and_match_one_process(tmp_path):
   assert _losses(resumed) == _losses(two)
 
   one = str(tmp_path / "one")  # one process, two devices: the same global batches
-  env = dict(os.environ, PYTHONPATH=REPO, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  env = dict(os.environ, PYTHONPATH=REPO,
+             XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=2"))
   out = subprocess.run([sys.executable, "-m", "scaling.cli.train", *ARGS, "--workdir", one],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_cli, small_config
+from conftest import REPO, SHIPPED_XLA, run_cli, small_config
 from scaling.results import io as records
 from scaling.train.checkpoint import ResumeError
 from scaling.train.loop import train
@@ -125,11 +125,13 @@ def test_sigterm_saves_and_the_same_command_resumes_exactly(tmp_path):
           "--config.train.steps=40", "--config.train.log_every=1",
           "--config.checkpoint.every_steps=1000", "--config.eval.every_steps=20",
           "--config.eval.batches=2"]
-  full = run_cli("scaling.cli.train", *args, "--workdir", str(tmp_path / "full"))
+  # the shipped build (default XLA flags), not the suite's faster-compiling one
+  full = run_cli("scaling.cli.train", *args, "--workdir", str(tmp_path / "full"),
+                 env=SHIPPED_XLA)
   assert full.returncode == 0, full.stderr[-2000:]
 
   workdir = str(tmp_path / "killed")
-  env = dict(os.environ, PYTHONPATH=REPO)
+  env = dict(os.environ, PYTHONPATH=REPO, **SHIPPED_XLA)
   proc = subprocess.Popen([sys.executable, "-m", "scaling.cli.train", *args,
                            "--workdir", workdir], cwd=REPO, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -142,7 +144,7 @@ def test_sigterm_saves_and_the_same_command_resumes_exactly(tmp_path):
     preempted = json.load(f)
   assert preempted["status"] == "preempted" and kill_at <= preempted["steps"] < 40
 
-  again = run_cli("scaling.cli.train", *args, "--workdir", workdir)
+  again = run_cli("scaling.cli.train", *args, "--workdir", workdir, env=SHIPPED_XLA)
   assert again.returncode == 0, again.stderr[-2000:]
   losses = lambda d: [(r["step"], r["loss"]) for r in
                       records.read_jsonl(os.path.join(d, "metrics.jsonl"))]
