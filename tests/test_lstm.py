@@ -85,7 +85,7 @@ def test_causality_later_tokens_do_not_change_earlier_logits(impl):
   graphdef, params = nnx.split(untied)
   def loss_at_t(p):
     return token_losses(nnx.merge(graphdef, p)(tokens[:, :-1]), tokens[:, 1:], V)[:, t].sum()
-  grad_VxD = np.asarray(nnx.to_pure_dict(jax.grad(loss_at_t)(params))["embed"]["embedding"])
+  grad_VxD = np.asarray(nnx.to_pure_dict(jax.jit(jax.grad(loss_at_t))(params))["embed"]["embedding"])
   seen = set(np.asarray(tokens[:, :t + 1]).ravel().tolist())
   later = set(np.asarray(tokens[:, t + 1:-1]).ravel().tolist()) - seen
   assert later and all(not grad_VxD[v].any() for v in later)
@@ -139,7 +139,7 @@ def test_cudnn_data_path_agrees_with_scan_in_values_and_gradients():
   def grads(model):
     graphdef, params = nnx.split(model)
     loss = lambda p: token_losses(nnx.merge(graphdef, p)(tokens[:, :-1]), tokens[:, 1:], V).mean()
-    return nnx.to_pure_dict(jax.grad(loss)(params))
+    return nnx.to_pure_dict(jax.jit(jax.grad(loss))(params))
   g_scan, g_ref = grads(scan), grads(ref)
   for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_ref)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, rtol=1e-4)

@@ -31,9 +31,9 @@ def _params():
 
 def _run(opt, params, grads_fn, steps):
   state = opt.init(params)
+  update = jax.jit(lambda g, s, p: (lambda u, s: (optax_apply(p, u), s))(*opt.update(g, s, p)))
   for i in range(steps):
-    updates, state = opt.update(grads_fn(i), state, params)
-    params = optax_apply(params, updates)
+    params, state = update(grads_fn(i), state, params)
   return params
 
 

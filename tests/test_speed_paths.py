@@ -47,7 +47,7 @@ def test_remat_gives_the_same_gradients(kw):
   def grads(model):
     graph, state = nnx.split(model)
     loss = lambda p: token_losses(nnx.merge(graph, p)(tokens[:, :-1]), tokens[:, 1:], 259).mean()
-    return jax.grad(loss)(nnx.to_pure_dict(state))
+    return jax.jit(jax.grad(loss))(nnx.to_pure_dict(state))
   for a, b in zip(jax.tree.leaves(grads(plain)), jax.tree.leaves(grads(remat))):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
 
@@ -65,9 +65,11 @@ def test_chunked_loss_equals_the_full_loss_and_its_gradient():
     m = nnx.merge(graph, p)
     return chunked_token_losses(m.hidden(tokens[:, :-1]), m.logits, tokens[:, 1:], 259, 16)
 
-  np.testing.assert_allclose(np.asarray(chunked(params)), np.asarray(full(params)), rtol=1e-6)
-  g_full = jax.grad(lambda p: full(p).mean())(params)
-  g_chunk = jax.grad(lambda p: chunked(p).mean())(params)
+  # jitted, as the train step runs them (eagerly, each op compiles on its own)
+  np.testing.assert_allclose(np.asarray(jax.jit(chunked)(params)),
+                             np.asarray(jax.jit(full)(params)), rtol=1e-6)
+  g_full = jax.jit(jax.grad(lambda p: full(p).mean()))(params)
+  g_chunk = jax.jit(jax.grad(lambda p: chunked(p).mean()))(params)
   for a, b in zip(jax.tree.leaves(g_full), jax.tree.leaves(g_chunk)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-7)
 
@@ -98,7 +100,8 @@ def test_logits_bf16_computes_the_same_loss_and_gradient(loss_chunk):
   def loss(p, lowp):
     return _model_losses(graph, p, batch, 259, loss_chunk=loss_chunk, logits_bf16=lowp).mean()
 
-  (want, g_want), (got, g_got) = (jax.value_and_grad(loss)(params, lowp) for lowp in (False, True))
+  value_and_grad = jax.jit(jax.value_and_grad(loss), static_argnums=1)
+  (want, g_want), (got, g_got) = (value_and_grad(params, lowp) for lowp in (False, True))
   np.testing.assert_allclose(float(got), float(want), rtol=1e-3)
   for a, b in zip(jax.tree.leaves(g_want), jax.tree.leaves(g_got)):
     scale = float(jnp.abs(a).max()) + 1e-12

@@ -16,8 +16,12 @@ from scaling.sweep import runner as runlib
 from scaling.sweep.experiment import ExperimentError, load_experiment
 from scaling.results import io as records
 
+SLOW_STEPS = 120  # the "slow" members' steps
+
 EXPERIMENT = textwrap.dedent('''
     from scaling import config as configlib
+
+    STEPS = SLOW_STEPS
 
     def get_config(arg=None):
       c = configlib.base_config()
@@ -30,12 +34,12 @@ EXPERIMENT = textwrap.dedent('''
       members = [{"name": f"lr{lr}", "overrides": {"train.lr": lr}} for lr in (1e-3, 2e-3)]
       if arg == "with_failure":
         members.insert(1, {"name": "broken", "overrides": {"model.n_heads": 3}})
-      if arg == "slow":
-        members = [{"name": f"m{i}", "overrides": {"train.steps": 400, "train.seed": i,
-                                                   "checkpoint.every_steps": 50}}
+      if arg == "slow":  # long enough to be stopped mid-run: the kill comes at step 3
+        members = [{"name": f"m{i}", "overrides": {"train.steps": STEPS, "train.seed": i,
+                                                   "checkpoint.every_steps": 30}}
                    for i in range(2)]
       return members
-''')
+''').replace("SLOW_STEPS", str(SLOW_STEPS))
 
 
 @pytest.fixture()
@@ -128,7 +132,7 @@ def test_killed_sweep_resumes_and_records_each_member_once(experiment_file, tmp_
   assert again.returncode == 0, again.stdout + again.stderr
   rows = _results(sweep_dir)
   assert sorted(r["name"] for r in rows) == ["m0", "m1"]
-  assert all(r["steps"] == 400 for r in rows)
+  assert all(r["steps"] == SLOW_STEPS for r in rows)
 
 
 def test_dry_run_counts_compute_as_a_run_does_for_shared_layers(tmp_path):
@@ -187,7 +191,7 @@ def test_a_sigkilled_runner_takes_its_member_down_and_a_rerun_writes_each_step_o
   assert not _alive(member_pid)
   for member in ("m0", "m1"):
     rows = records.read_jsonl(os.path.join(sweep_dir, member, "metrics.jsonl"))
-    assert [r["step"] for r in rows] == list(range(1, 401)), member
+    assert [r["step"] for r in rows] == list(range(1, SLOW_STEPS + 1)), member
     evals = records.read_jsonl(os.path.join(sweep_dir, member, "eval.jsonl"))
     steps = [r["step"] for r in evals]
-    assert steps == sorted(set(steps)) and steps[-1] == 400, (member, steps)
+    assert steps == sorted(set(steps)) and steps[-1] == SLOW_STEPS, (member, steps)
