@@ -112,7 +112,8 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
   config = session.config
   if config.getoption("--write-durations") and not hasattr(config, "workerinput"):
-    ranked = sorted(_SECONDS.items(), key=lambda kv: -kv[1])
+    seconds = {**_file_costs(), **_SECONDS}  # a partial run keeps the other files' times
+    ranked = sorted(seconds.items(), key=lambda kv: -kv[1])
     with open(DURATIONS, "w", encoding="utf-8") as f:
       json.dump({path: round(seconds, 1) for path, seconds in ranked}, f, indent=0)
       f.write("\n")
