@@ -35,9 +35,9 @@ def store_cache(tmp_path_factory, worker_id):
 # `make test` compiles with XLA:CPU's LLVM optimisation and its MLIR fusion
 # emitters off (Makefile, TEST_XLA_FLAGS): the suite's tiny programs compile
 # several times faster, and their results differ from the default build's only
-# in the last bits (vectorised reductions add in
-# another order). Every comparison in the suite is between programs compiled the
-# same way; a test that must show the shipped build passes env=SHIPPED_XLA to run_cli.
+# in the last bits (vectorised reductions add in another order). Every comparison
+# in the suite is between programs compiled the same way; a test that must show
+# the shipped build passes env=SHIPPED_XLA to run_cli.
 SHIPPED_XLA = {"XLA_FLAGS": ""}
 
 
@@ -67,7 +67,6 @@ def run_cli(module: str, *args, env=None, timeout=600, **kwargs):
   full_env = dict(os.environ, PYTHONPATH=REPO, **(env or {}))
   return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=full_env,
                         capture_output=True, text=True, timeout=timeout, **kwargs)
-
 
 
 # Longest files first. `make test` hands whole files to its two workers (xdist

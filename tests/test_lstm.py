@@ -85,7 +85,8 @@ def test_causality_later_tokens_do_not_change_earlier_logits(impl):
   graphdef, params = nnx.split(untied)
   def loss_at_t(p):
     return token_losses(nnx.merge(graphdef, p)(tokens[:, :-1]), tokens[:, 1:], V)[:, t].sum()
-  grad_VxD = np.asarray(nnx.to_pure_dict(jax.jit(jax.grad(loss_at_t))(params))["embed"]["embedding"])
+  grads = nnx.to_pure_dict(jax.jit(jax.grad(loss_at_t))(params))
+  grad_VxD = np.asarray(grads["embed"]["embedding"])
   seen = set(np.asarray(tokens[:, :t + 1]).ravel().tolist())
   later = set(np.asarray(tokens[:, t + 1:-1]).ravel().tolist()) - seen
   assert later and all(not grad_VxD[v].any() for v in later)

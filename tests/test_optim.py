@@ -31,7 +31,12 @@ def _params():
 
 def _run(opt, params, grads_fn, steps):
   state = opt.init(params)
-  update = jax.jit(lambda g, s, p: (lambda u, s: (optax_apply(p, u), s))(*opt.update(g, s, p)))
+
+  @jax.jit
+  def update(grads, state, params):
+    updates, state = opt.update(grads, state, params)
+    return optax_apply(params, updates), state
+
   for i in range(steps):
     params, state = update(grads_fn(i), state, params)
   return params

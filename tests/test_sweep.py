@@ -21,8 +21,6 @@ SLOW_STEPS = 120  # the "slow" members' steps
 EXPERIMENT = textwrap.dedent('''
     from scaling import config as configlib
 
-    STEPS = SLOW_STEPS
-
     def get_config(arg=None):
       c = configlib.base_config()
       configlib.apply_size(c, "nano")
@@ -35,7 +33,7 @@ EXPERIMENT = textwrap.dedent('''
       if arg == "with_failure":
         members.insert(1, {"name": "broken", "overrides": {"model.n_heads": 3}})
       if arg == "slow":  # long enough to be stopped mid-run: the kill comes at step 3
-        members = [{"name": f"m{i}", "overrides": {"train.steps": STEPS, "train.seed": i,
+        members = [{"name": f"m{i}", "overrides": {"train.steps": SLOW_STEPS, "train.seed": i,
                                                    "checkpoint.every_steps": 30}}
                    for i in range(2)]
       return members
