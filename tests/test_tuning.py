@@ -87,6 +87,22 @@ def test_seeds_are_averaged_before_choosing():
   assert choice.chosen.members == ("x_0.003_0", "x_0.003_1")
 
 
+def test_score_best_picks_the_lowest_early_stopped_tuning_loss():
+  # lr 1e-3 overfits: its tuning loss dips to 2.00 at step 200, then ends at 2.30;
+  # lr 3e-3 falls to 2.10 and stays. The final loss picks 3e-3, the early-stopped one 1e-3.
+  curves = {1e-3: (2.6, 2.00, 2.15, 2.30), 3e-3: (2.6, 2.30, 2.15, 2.10)}
+  rows = [{"name": f"x_{lr}", "overrides": {"train.lr": lr},
+           "evals": [{"step": 100 * (i + 1), "val_loss/tune": v} for i, v in enumerate(curve)]
+           + [{"step": 450, "val_loss/tune": float("nan")}]}
+          for lr, curve in curves.items()]
+  (final,) = select(rows, GRID)
+  assert final.chosen.point == {"train.lr": 3e-3} and final.chosen.losses == (2.10,)
+  (best,) = select(rows, dataclasses.replace(GRID, score="best"))
+  assert best.chosen.point == {"train.lr": 1e-3} and best.chosen.losses == (2.00,)
+  with pytest.raises(TuningError, match="score 'lowest' is not one of final, best"):
+    Tuning(grid={"train.lr": (1e-3,)}, score="lowest")
+
+
 def test_a_model_without_tuning_losses_is_refused_in_one_line():
   rows = [{"name": "x", "overrides": {"train.lr": 1e-3}, "evals": [{"step": 10, "val_loss": 2.0}]}]
   with pytest.raises(TuningError, match="no member with a final val_loss/tune"):

@@ -164,7 +164,8 @@ def _grids(results) -> list[str]:
     points = d.tuning.points()
     head = [tuning_lib.point_name(p) for p in points]
     lines += [f"## Tuning grid of `{sweep.path}`", "",
-              f"Final {d.tuning.loss_key} (the tuning split, which no finding reads) of each "
+              f"{'Final' if d.tuning.score == 'final' else 'Lowest (early-stopped)'} "
+              f"{d.tuning.loss_key} (the tuning split, which no finding reads) of each "
               "model at each grid point, the mean over its seeds; the chosen point in bold. "
               "The findings above read the chosen members only.", "",
               "| model | " + " | ".join(head) + " | chosen | at the grid's edge |",

@@ -7,7 +7,8 @@ An experiment declares, per variant, a Tuning: the config keys of its grid
 the seed key. Its sweep() lists every (model, grid point, seed) as a member
 (`grid_members`). After the runs, `select` groups the members by model (their
 overrides less the grid and seed keys), scores each grid point by its final
-tuning loss averaged over seeds, and picks the lowest. Findings are judged on
+tuning loss (or, with score="best", its lowest: the early-stopped loss, for
+findings about early-stopped runs) averaged over seeds, and picks the lowest. Findings are judged on
 the chosen members of the models whose whole grid has finished
 (scaling.findings.tuned); the whole grid stays in the report, with a flag
 where the optimum sits at the grid's edge.
@@ -25,11 +26,19 @@ class TuningError(UserError):
   """A sweep whose grid cannot be scored; the message is one line."""
 
 
+SCORES = ("final", "best")
+
+
 @dataclasses.dataclass(frozen=True)
 class Tuning:
   grid: dict                 # config key -> the values tried, fixed before the runs
   metric: str = "tune"       # the eval.datasets name of the tuning split
   seed_key: str = "train.seed"
+  score: str = "final"       # "final": the last evaluation; "best": the lowest (early stopping)
+
+  def __post_init__(self):
+    if self.score not in SCORES:
+      raise TuningError(f"Tuning.score {self.score!r} is not one of {', '.join(SCORES)}")
 
   @property
   def keys(self) -> tuple[str, ...]:
@@ -68,7 +77,7 @@ def grid_members(models: list[dict], tuning: Tuning, *, seeds: dict | None = Non
 class GridPoint:
   point: dict               # the grid values
   members: tuple[str, ...]  # its members, seed 0 first
-  losses: tuple[float, ...]  # their final tuning losses, same order
+  losses: tuple[float, ...]  # their tuning losses (final or lowest: Tuning.score), same order
 
   @property
   def score(self) -> float:
@@ -94,15 +103,20 @@ class ModelChoice:
                       "losses": list(p.losses)} for p in self.points]}
 
 
-def _final_loss(evals: list[dict], key: str) -> float | None:
+def _tuning_loss(evals: list[dict], key: str, score: str) -> float | None:
+  """The member's final (score "final") or lowest ("best") finite `key`."""
   rows = [r for r in evals if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-  return float(max(rows, key=lambda r: r.get("step", 0))[key]) if rows else None
+  if not rows:
+    return None
+  if score == "best":
+    return float(min(r[key] for r in rows))
+  return float(max(rows, key=lambda r: r.get("step", 0))[key])
 
 
 def select(rows: list[dict], tuning: Tuning) -> list[ModelChoice]:
   """Each model's best grid point. `rows`: finished members, each
-  {"name", "overrides", "evals": [eval rows]}; a member without its final
-  tuning loss is left out of the score (TuningError if a model has none)."""
+  {"name", "overrides", "evals": [eval rows]}; a member without a tuning loss
+  is left out of the score (TuningError if a model has none)."""
   skip = set(tuning.keys) | {tuning.seed_key}
   by_model: dict[str, dict] = {}
   for row in rows:
@@ -113,7 +127,7 @@ def select(rows: list[dict], tuning: Tuning) -> list[ModelChoice]:
       raise TuningError(f"member {row.get('name')} sets no {tuning.keys}; it is not "
                         "a grid member (sweep.tuning.grid_members)")
     seed = overrides.get(tuning.seed_key, 0)
-    loss = _final_loss(row.get("evals") or [], tuning.loss_key)
+    loss = _tuning_loss(row.get("evals") or [], tuning.loss_key, tuning.score)
     entry = by_model.setdefault(repr(model), {"model": model, "points": {}})
     if loss is not None:
       entry["points"].setdefault(point, []).append((seed, row["name"], loss))
