@@ -31,6 +31,8 @@ Variants:
         27 runs, about 2.5 hours on 2 cores.
   nltk_dense  sample efficiency's third design: the nltk ladder, each model at the
         rate nltk chose for it, evaluated every 20 steps: 8 runs, under an hour.
+  nltk_frontier  the compute frontier's third design: the nltk_dense models, each
+        trained toward the largest one's compute (1000 to 8000 steps): 8 runs.
   gpu   one H100-class GPU: 7 models from 3.9e5 to 8.5e7 on PG-19 in SentencePiece
         tokens (spm:8192), n_ctx 1024, 1.97e9 tokens each, evaluated every 500
         steps and on lm1b (the ladder of learning_curves, compute_frontier and
@@ -221,6 +223,35 @@ FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "sample_efficiency")
     why=_NLTK_DENSE_WHY),)
 
 
+# The third design of the compute frontier (issue #25), written on 2026-12-07
+# before its runs, under the criteria of 2026-11-29 unchanged. Every earlier
+# attempt trained each model the same number of steps, so on the C axis a
+# smaller model's curve ends before a larger one overtakes it (0% above its
+# final loss, the first attempt's if_not: "runs long enough that the smaller
+# models flatten and are overtaken mid-run"). Here each model trains toward one
+# compute budget, the largest model's 1000 steps (C ≈ 9.8e12): steps =
+# 1000·N_max/N, at most 8000 (16.4M of the 17.6M training bytes: no byte is
+# repeated), each at the rate the nltk grid chose for it, a 50-step warmup then
+# constant, evaluated every 100 steps on validation.
+NLTK_FRONTIER_MAX_STEPS = 8000
+_NLTK_FRONTIER_WHY = (
+    " Fifth attempt (variant nltk_frontier, the third design): the nltk ladder on NLTK's "
+    "broad corpus, each model at the rate the nltk grid chose for it on the tuning split, "
+    "trained toward the largest model's compute (steps = 1000·N_max/N, at most 8000, so "
+    "under one epoch), a 50-step warmup then constant, so that every smaller model's "
+    "curve runs on past the compute where a larger one overtakes it.")
+FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
+    "nltk_frontier", suffix="nltk_frontier", title="broad corpus, equal compute",
+    why=_NLTK_FRONTIER_WHY),)
+
+
+def frontier_steps(ladder=CPU_LADDER) -> dict:
+  """Each ladder model's steps toward the largest's budget (nltk_frontier)."""
+  n = {f"L{l}_d{d}": 12 * l * d * d for l, d, _ in ladder}
+  return {name: min(NLTK_FRONTIER_MAX_STEPS, round(NLTK_STEPS * max(n.values()) / v))
+          for name, v in n.items()}
+
+
 TINY_WHY = ("an irreducible E, because byte-level text has an entropy floor that is most "
             "of the loss below 1e6 parameters, and every model trains the same 300 steps "
             "(equal token budgets), so the larger ones are further from convergence: a "
@@ -281,6 +312,12 @@ def _nltk_dense(c):
   c.eval.datasets = ""  # validation only: the rates are chosen, nothing else is read
 
 
+def _nltk_frontier(c):
+  _nltk_dense(c)
+  c.eval.every_steps = NLTK_EVAL_EVERY
+  c.checkpoint.every_steps = 2000
+
+
 def _full(c):
   configlib.apply_size(c, "base")  # n_ctx 1024, batch 512, 2.5e5 steps
 
@@ -298,6 +335,8 @@ VARIANTS = {
     "cpu3": {"config": _cpu3, "ladder": CPU_LADDER},
     "nltk": {"config": _nltk, "ladder": CPU_LADDER, "tuning": TUNING["nltk"], "seeds": NLTK_SEEDS},
     "nltk_dense": {"config": _nltk_dense, "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR},
+    "nltk_frontier": {"config": _nltk_frontier, "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR,
+                      "steps": frontier_steps()},
     "gpu": {"config": analysis.gpu_ladder_config, "ladder": analysis.GPU_LADDER,
             "predict": {"why": GPU_WHY, "paper_note": GPU_PAPER, "units": "nats/token"}},
     "full": {"config": _full, "sizes": FULL_SIZES},
@@ -325,6 +364,8 @@ def sweep(arg=None):
   members = analysis.ladder_members(v["ladder"])
   for member in members if "lr" in v else ():
     member["overrides"]["train.lr"] = v["lr"][member["name"]]
+  for member in members if "steps" in v else ():
+    member["overrides"]["train.steps"] = v["steps"][member["name"]]
   return grid_members(members, v["tuning"], seeds=v["seeds"]) if "tuning" in v else members
 
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import REPO
-from scaling.sweep.experiment import load_experiment
+from scaling.sweep.experiment import describe, load_experiment
 from scaling.train.loop import prepare, train
 
 EXPERIMENTS = sorted(glob.glob(os.path.join(REPO, "experiments", "*.py")))
@@ -75,7 +75,6 @@ def test_gpu_variant_is_valid_and_fits_one_gpu_in_8_hours(name):
   TFDS corpus in SentencePiece tokens, and the dry-run's estimate (compute only:
   C = 6·N·D at analysis.GPU_FLOPS) and the MFU count (logits and attention
   included) are each under analysis.GPU_HOURS."""
-  from scaling.cli.sweep import describe  # pylint: disable=g-import-not-at-top
   from scaling.sweep import analysis  # pylint: disable=g-import-not-at-top
   experiment = load_experiment(os.path.join(REPO, "experiments", f"{name}.py:gpu"))
   members = experiment.members()
@@ -92,3 +91,19 @@ def test_gpu_variant_is_valid_and_fits_one_gpu_in_8_hours(name):
     mfu_count += d["C"] if run.model.kind == "lstm" else _hardware_flops(run, d["N"], d["D"])
   budget = analysis.GPU_HOURS * 3600 * analysis.GPU_FLOPS
   assert dry_run < budget and mfu_count < budget, (dry_run / budget, mfu_count / budget)
+
+
+def test_the_frontier_design_trains_every_model_toward_one_budget_without_repeats():
+  # model_size.py:nltk_frontier: each model runs toward the largest one's compute
+  # (C = 6·N·D), capped so that no model reads more than NLTK's 17.6M training bytes.
+  experiment = load_experiment(os.path.join(REPO, "experiments", "model_size.py:nltk_frontier"))
+  budget = {m.name: describe(experiment, m) for m in experiment.members()}
+  largest = max(budget.values(), key=lambda d: d["N"])
+  cap = experiment.module.NLTK_FRONTIER_MAX_STEPS * 2048
+  for name, d in budget.items():
+    assert d["D"] < 17_660_616, name  # under one epoch
+    # the same budget (N ≈ 12·n_layer·d_model² sets the steps), or short of it at the cap
+    assert d["C"] / largest["C"] - 1 < 0.02, name
+    assert d["D"] == cap or d["C"] / largest["C"] - 1 > -0.02, name
+  steps = sorted(m.overrides["train.steps"] for m in experiment.members())
+  assert steps[0] == 1000 and steps[-1] == 8000
