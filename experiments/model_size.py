@@ -41,6 +41,7 @@ Variants:
         slice or a multi-GPU host).
 """
 
+import dataclasses
 import os
 
 from scaling import config as configlib
@@ -240,9 +241,18 @@ _NLTK_FRONTIER_WHY = (
     "trained toward the largest model's compute (steps = 1000·N_max/N, at most 8000, so "
     "under one epoch), a 50-step warmup then constant, so that every smaller model's "
     "curve runs on past the compute where a larger one overtakes it.")
-FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
-    "nltk_frontier", suffix="nltk_frontier", title="broad corpus, equal compute",
-    why=_NLTK_FRONTIER_WHY),)
+# What would show it (if_not) was written after this attempt's runs, from them.
+_NLTK_FRONTIER_IF_NOT = (
+    "Written after this attempt's runs: the 4 frontier models under 1e5 parameters were "
+    "overtaken mid-run and N_opt grew with C (interval [0.04, 1.13]), but each ended only "
+    "1-4% below its loss where a larger model overtook it (the envelope falls as C^-0.064). "
+    "The criterion compares with each model's own final loss; small models trained to "
+    "convergence (10x these 8000 steps) would compare with the converged loss, as the "
+    "paper's ~10% does; or models of 1e6 and more (the gpu variant).")
+FINDINGS = FINDINGS + (dataclasses.replace(
+    next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
+        "nltk_frontier", suffix="nltk_frontier", title="broad corpus, equal compute",
+        why=_NLTK_FRONTIER_WHY), if_not=_NLTK_FRONTIER_IF_NOT),)
 
 
 def frontier_steps(ladder=CPU_LADDER) -> dict:
