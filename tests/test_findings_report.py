@@ -169,3 +169,24 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, experiments, cap
                    "--experiments", experiments]) == 2
   assert "has no results.jsonl" in capsys.readouterr().err
   assert not out.exists() and not (tmp_path / "r").exists()
+
+
+def test_the_newest_attempt_of_each_finding_is_the_last_declared(tmp_path, experiments):
+  # A repeat declared after the others whose key sorts before theirs: declaration
+  # order, not the key, makes it the newest (and it is reported last of its family).
+  path = os.path.join(experiments, "model_size.py")
+  with open(path, "a") as f:
+    f.write('\nFINDINGS = FINDINGS + (FINDINGS[0].repeat("cpu", suffix="a_later", '
+            'title="later", why=" later."),)\n')
+  out = tmp_path / "findings.md"
+  results = report.write_report([sweep(tmp_path, "good")], str(out), experiments)
+  family = [d.finding.key for d, _, _ in results if (d.finding.repeats or d.finding.key) == "L_N"]
+  assert family == ["L_N", "L_N_3ep", "L_N_nltk", "L_N_a_later"]
+  newest = report.newest_attempts(results)
+  assert newest["L_N"][0].finding.key == "L_N_a_later"
+  assert newest["L_N"][1].status == "reproduced"  # the cpu sweep given
+  assert newest["compute_frontier"][0].finding.key == "compute_frontier_nltk_frontier"
+  assert newest["compute_frontier"][1].status == "not run"
+  line = next(l for l in out.read_text().splitlines() if l.startswith("Newest attempt"))
+  assert f"each of the {len(newest)} findings" in line
+  assert "reproduced (L_N_a_later" in line and "L_N_nltk" not in line

@@ -39,6 +39,7 @@ class Declared:
   finding: Finding
   experiment: str  # path of the experiment file: experiments/model_size.py
   tuning: object = None
+  index: int = 0   # its place in the file's FINDINGS: repeats are declared in the order made
 
   @property
   def stem(self) -> str:
@@ -91,7 +92,7 @@ ORDER = ("shape", "L_N", "L_N_D", "L_N_S", "transfer", "sample_efficiency",
 def _order(d: Declared) -> tuple:
   base = d.finding.repeats or d.finding.key
   return (ORDER.index(base) if base in ORDER else len(ORDER), bool(d.finding.repeats),
-          d.experiment, d.finding.key)
+          d.experiment, d.index)
 
 
 def collect(experiments_dir: str = "experiments") -> list[Declared]:
@@ -106,13 +107,13 @@ def collect(experiments_dir: str = "experiments") -> list[Declared]:
       module = pyfile.load(path, "experiment")
     except Exception as e:  # pylint: disable=broad-except
       raise ReportInputError(f"cannot load {path}: {type(e).__name__}: {e}") from None
-    for finding in getattr(module, "FINDINGS", ()):
+    for index, finding in enumerate(getattr(module, "FINDINGS", ())):
       if finding.key in seen:
         raise ReportInputError(f"finding {finding.key!r} is declared in both "
                                f"{seen[finding.key]} and {path}")
       seen[finding.key] = path
       tuning = getattr(module, "TUNING", {}).get(finding.variant)
-      declared.append(Declared(finding, path, tuning))
+      declared.append(Declared(finding, path, tuning, index))
   same_criteria(declared)
   return sorted(declared, key=_order)
 

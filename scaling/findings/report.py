@@ -121,6 +121,24 @@ def _section(d, verdict, sweep, base: str, command: str) -> list[str]:
   return lines
 
 
+def newest_attempts(results) -> dict:
+  """{first attempt's key: (declared, verdict)} of each finding's newest attempt:
+  the last declared of the first attempt and its repeats (results in ORDER)."""
+  newest = {}
+  for d, verdict, _ in results:
+    newest[d.finding.repeats or d.finding.key] = (d, verdict)
+  return newest
+
+
+def _newest_line(results) -> str:
+  newest = newest_attempts(results).values()
+  by_status = {s: [d.finding.key for d, v in newest if v.status == s]
+               for s in (REPRODUCED, NOT_REPRODUCED, "not run")}
+  return (f"Newest attempt of each of the {len(newest)} findings: "
+          + "; ".join(f"{len(keys)} {status}" + (f" ({', '.join(keys)})" if keys else "")
+                      for status, keys in by_status.items()) + ".")
+
+
 def render(results, out: str, command: str, exported: list[str] | None = None) -> str:
   """The report's Markdown for [(declared, verdict, sweep)], written at `out`;
   `exported`: the trimmed copies of the sweeps, if any."""
@@ -136,7 +154,7 @@ def render(results, out: str, command: str, exported: list[str] | None = None) -
            "(the date is in the Criterion column); the verdicts are computed from the "
            "runs by scaling.findings.checks.",
            "", f"{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "
-           f"{counts['not run']} not run.", ""]
+           f"{counts['not run']} not run.", "", _newest_line(results), ""]
   if exported:
     lines += ["The runs behind it, trimmed to what the checks read, are in "
               f"{', '.join(f'`{e}`' for e in exported)}; "
