@@ -226,15 +226,9 @@ FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "sample_efficiency")
 
 
 # The third design of the compute frontier (issue #25), written on 2026-12-07
-# before its runs, under the criteria of 2026-11-29 unchanged. Every earlier
-# attempt trained each model the same number of steps, so on the C axis a
-# smaller model's curve ends before a larger one overtakes it (0% above its
-# final loss, the first attempt's if_not: "runs long enough that the smaller
-# models flatten and are overtaken mid-run"). Here each model trains toward one
-# compute budget, the largest model's 1000 steps (C ≈ 9.8e12): steps =
-# 1000·N_max/N, at most 8000 (16.4M of the 17.6M training bytes: no byte is
-# repeated), each at the rate the nltk grid chose for it, a 50-step warmup then
-# constant, evaluated every 100 steps on validation.
+# before its runs, criteria of 2026-11-29 unchanged: each model trains toward the
+# largest one's compute (C ≈ 9.8e12), steps = 1000·N_max/N, at most 8000 (under
+# one epoch), so that a smaller curve runs on past where a larger one overtakes it.
 NLTK_FRONTIER_MAX_STEPS = 8000
 _NLTK_FRONTIER_WHY = (
     " Fifth attempt (variant nltk_frontier, the third design): the nltk ladder on NLTK's "
@@ -256,14 +250,8 @@ FINDINGS = FINDINGS + (dataclasses.replace(
         why=_NLTK_FRONTIER_WHY), if_not=_NLTK_FRONTIER_IF_NOT),)
 
 # The third design of L(N, S) (issue #25), written on 2026-12-08 before its runs,
-# under the criteria of 2026-11-29 unchanged. The nltk attempt's errors (2-12%)
-# grew with N: at 1000 steps the fit window (steps 100-500) held mostly the
-# plateau and the drop that follows it, which the power law in S does not
-# describe. Here the fit window lies mostly after that drop: 6000 steps, so the
-# window is steps 100-3000, for the ladder's five models under 1e5 parameters
-# (the larger three would need 20-60 min each at this length on 2 cores), each at
-# the rate the nltk grid chose for it, new runs (seed 1), a 50-step warmup then
-# constant, evaluated every 100 steps on validation. N spans 1.1 decades, not 2.
+# criteria of 2026-11-29 unchanged. The nltk attempt's errors (2-12%) grew with N:
+# its fit window (steps 100-500) held mostly the plateau and the drop after it.
 NLTK_CURVES_STEPS = 6000
 NLTK_CURVES_LADDER = CPU_LADDER[:5]
 FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "L_N_S").repeat(
@@ -272,7 +260,8 @@ FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "L_N_S").repeat(
     "models under 1e5 parameters (7K-100K) on NLTK's broad corpus, 6000 steps each (12.3M "
     "bytes: nothing repeats), new runs (seed 1) at the rates the nltk grid chose, a "
     "50-step warmup then constant, so that the fit window (steps 100-3000) lies mostly "
-    "after the plateau."),)
+    "after the plateau. The ladder's three larger models are left out (20-60 min each at "
+    "this length on 2 cores), so N spans 1.1 decades, not 2."),)
 
 
 def frontier_steps(ladder=CPU_LADDER) -> dict:
