@@ -8,8 +8,8 @@ the seed key. Its sweep() lists every (model, grid point, seed) as a member
 (`grid_members`). After the runs, `select` groups the members by model (their
 overrides less the grid and seed keys), scores each grid point by its final
 tuning loss (or, with score="best", its lowest: the early-stopped loss, for
-findings about early-stopped runs) averaged over seeds, and picks the lowest. Findings are judged on
-the chosen members of the models whose whole grid has finished
+findings about early-stopped runs) averaged over seeds, and picks the lowest.
+Findings are judged on the chosen members of the models whose whole grid has finished
 (scaling.findings.tuned); the whole grid stays in the report, with a flag
 where the optimum sits at the grid's edge.
 """
