@@ -107,3 +107,24 @@ def test_the_frontier_design_trains_every_model_toward_one_budget_without_repeat
     assert d["D"] == cap or d["C"] / largest["C"] - 1 > -0.02, name
   steps = sorted(m.overrides["train.steps"] for m in experiment.members())
   assert steps[0] == 1000 and steps[-1] == 8000
+
+
+def test_the_frontier_fourth_design_changes_only_the_schedule_of_the_third():
+  # model_size.py:nltk_frontier_cos repeats nltk_frontier's runs, each decayed to zero
+  # by cosine over its own length: every other setting of every member is the same.
+  def flat(config, prefix=""):
+    out = {}
+    for key, value in config.items():
+      if hasattr(value, "items"):
+        out.update(flat(value, f"{prefix}{key}."))
+      else:
+        out[prefix + key] = value
+    return out
+  third, fourth = (load_experiment(os.path.join(REPO, "experiments", f"model_size.py:{v}"))
+                   for v in ("nltk_frontier", "nltk_frontier_cos"))
+  assert [m.name for m in third.members()] == [m.name for m in fourth.members()]
+  for a, b in zip(third.members(), fourth.members()):
+    before, after = flat(third.member_config(a)), flat(fourth.member_config(b))
+    changed = {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()
+               if before.get(k) != after.get(k)}
+    assert changed == {"train.schedule": ("constant", "cosine")}, (a.name, changed)
