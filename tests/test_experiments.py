@@ -128,3 +128,21 @@ def test_the_frontier_fourth_design_changes_only_the_schedule_of_the_third():
     changed = {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()
                if before.get(k) != after.get(k)}
     assert changed == {"train.schedule": ("constant", "cosine")}, (a.name, changed)
+
+
+def test_the_bcrit_fourth_design_tunes_only_the_rate_of_the_second():
+  # batch_size_scan.py:nltk_tuned: nltk's five batch sizes and steps, each at every
+  # rate of the grid, evaluated on the same number of tuning tokens at every batch size.
+  second, fourth = (load_experiment(os.path.join(REPO, "experiments", f"batch_size_scan.py:{v}"))
+                    for v in ("nltk", "nltk_tuned"))
+  base = {m.name: second.member_config(m) for m in second.members()}
+  rates = {}
+  for m in fourth.members():
+    c, first = fourth.member_config(m), base[m.name.rpartition("_lr")[0]]
+    assert (c.train.batch_size, c.train.steps, c.data.source, c.train.schedule) == (
+        first.train.batch_size, first.train.steps, first.data.source, first.train.schedule)
+    assert c.eval.batches * c.train.batch_size * c.model.n_ctx == 65_536, m.name
+    assert c.eval.datasets.startswith("tune=") and ";" not in c.eval.datasets
+    rates.setdefault(c.train.batch_size, []).append(c.train.lr)
+  assert rates == {b: [2e-3, 4.5e-3, 1e-2] for b in (4, 8, 16, 32, 64)}
+  assert fourth.module.TUNING["nltk_tuned"].metric == "tune"
