@@ -105,8 +105,9 @@ def test_score_best_picks_the_lowest_early_stopped_tuning_loss():
 
 def test_a_model_without_tuning_losses_is_refused_in_one_line():
   rows = [{"name": "x", "overrides": {"train.lr": 1e-3}, "evals": [{"step": 10, "val_loss": 2.0}]}]
-  with pytest.raises(TuningError, match="no member with a final val_loss/tune"):
-    select(rows, GRID)
+  for score in ("final", "best"):  # neither has a finite tuning loss to score
+    with pytest.raises(TuningError, match="no member with a finite val_loss/tune"):
+      select(rows, dataclasses.replace(GRID, score=score))
   with pytest.raises(TuningError, match="not a grid member"):
     select([{"name": "y", "overrides": {}, "evals": []}], GRID)
 

@@ -141,7 +141,7 @@ def _choose(entry: dict, tuning: Tuning) -> ModelChoice:
     points.append(GridPoint(dict(zip(tuning.keys, values)), tuple(s[1] for s in seeds),
                             tuple(s[2] for s in seeds)))
   if not points:
-    raise TuningError(f"model {entry['model']} has no member with a final "
+    raise TuningError(f"model {entry['model']} has no member with a finite "
                       f"{tuning.loss_key}; add eval.datasets {tuning.metric}=... and rerun")
   best = min(range(len(points)), key=lambda i: points[i].score)
   edge = tuple(k for k in tuning.keys if len(tuning.grid[k]) > 1
