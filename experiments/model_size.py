@@ -29,12 +29,8 @@ Variants:
         (Brown, reviews, news, web text), 1000 steps, each model at 3 learning
         rates, the best on the tuning split kept (TUNING), 2 seeds of the largest:
         27 runs, about 2.5 hours on 2 cores.
-  nltk_dense  sample efficiency's third design: the nltk ladder, each model at the
-        rate nltk chose for it, evaluated every 20 steps: 8 runs, under an hour.
-  nltk_frontier  the compute frontier's third design: the nltk_dense models, each
-        trained toward the largest one's compute (1000 to 8000 steps): 8 runs.
-  nltk_frontier_cos  its fourth design: the same runs, each decayed to zero (cosine).
-  nltk_curves  L(N, S)'s third design: the five smallest, 6000 steps each (seed 1).
+  nltk_dense, nltk_frontier, nltk_frontier_cos, nltk_curves  later designs of one
+        finding each, every model at the rate nltk chose for it (their comments below).
   gpu   one H100-class GPU: 7 models from 3.9e5 to 8.5e7 on PG-19 (spm:8192), n_ctx
         1024, 1.97e9 tokens each; about 1.3 GPU-hours at 40% MFU (docs/gpu.md).
   full  the paper's n_ctx 1024, batch 512 sequences, 2.5e5 steps (a TPU pod
@@ -314,7 +310,6 @@ GPU_PAPER = (
     "  the paper's without one.")
 
 
-
 # Each variant's base config (applied to configlib.base_config()).
 def _tiny(c):
   configlib.apply_size(c, "tiny")
@@ -333,47 +328,22 @@ def _cpu_ladder(c, steps: int, eval_every: int):
   c.eval.datasets = analysis.licence_texts()
 
 
-def _cpu(c):
-  _cpu_ladder(c, CPU_STEPS, CPU_EVAL_EVERY)
-
-
-def _cpu3(c):
-  _cpu_ladder(c, CPU3_STEPS, CPU3_EVAL_EVERY)
-
-
 def _nltk(c):
   configlib.apply_size(c, "tiny")
   analysis.nltk_schedule(c, steps=NLTK_STEPS, eval_every=NLTK_EVAL_EVERY, schedule="constant")
   c.train.lr = NLTK_LR_GRID[1]  # each member sets its own (TUNING)
 
 
-def _nltk_dense(c):
-  _nltk(c)
-  c.eval.every_steps = NLTK_DENSE_EVAL_EVERY
-  c.eval.datasets = ""  # validation only: the rates are chosen, nothing else is read
-
-
-def _nltk_frontier(c):
-  _nltk_dense(c)
-  c.eval.every_steps = NLTK_EVAL_EVERY
-  c.checkpoint.every_steps = 2000
-
-
-def _nltk_frontier_cos(c):
-  _nltk_frontier(c)
-  c.train.schedule = "cosine"
-
-
-def _nltk_curves(c):
-  _nltk_frontier(c)
-  c.train.steps, c.train.seed = NLTK_CURVES_STEPS, 1
-
-
 def _full(c):
   configlib.apply_size(c, "base")  # n_ctx 1024, batch 512, 2.5e5 steps
 
 
-# variant -> config: makes its base config; ladder: its members' (n_layer,
+# nltk's later designs: its config with these settings (dotted keys), the rates it
+# chose, validation only (nothing else is read).
+_DENSE = {"eval.every_steps": NLTK_DENSE_EVAL_EVERY, "eval.datasets": ""}
+_FRONTIER = {**_DENSE, "eval.every_steps": NLTK_EVAL_EVERY, "checkpoint.every_steps": 2000}
+
+# variant -> config: makes its base config (then `set`, if given); ladder: its members' (n_layer,
 # d_model, n_heads), or sizes: configlib.SIZES names; tuning (and seeds): each
 # member at every point of a learning-rate grid (scaling.sweep.tuning); predict:
 # the analysis fits L = E + (N_c/N)^alpha_N to all but the largest model and
@@ -382,15 +352,17 @@ def _full(c):
 VARIANTS = {
     "tiny": {"config": _tiny, "ladder": DEMO_LADDER,
              "predict": {"why": TINY_WHY, "paper_note": TINY_PAPER, "units": "nats/byte-token"}},
-    "cpu": {"config": _cpu, "ladder": CPU_LADDER},
-    "cpu3": {"config": _cpu3, "ladder": CPU_LADDER},
+    "cpu": {"config": lambda c: _cpu_ladder(c, CPU_STEPS, CPU_EVAL_EVERY), "ladder": CPU_LADDER},
+    "cpu3": {"config": lambda c: _cpu_ladder(c, CPU3_STEPS, CPU3_EVAL_EVERY),
+             "ladder": CPU_LADDER},
     "nltk": {"config": _nltk, "ladder": CPU_LADDER, "tuning": TUNING["nltk"], "seeds": NLTK_SEEDS},
-    "nltk_dense": {"config": _nltk_dense, "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR},
-    "nltk_frontier": {"config": _nltk_frontier, "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR,
-                      "steps": frontier_steps()},
-    "nltk_frontier_cos": {"config": _nltk_frontier_cos, "ladder": CPU_LADDER,
-                          "lr": NLTK_CHOSEN_LR, "steps": frontier_steps()},
-    "nltk_curves": {"config": _nltk_curves, "ladder": NLTK_CURVES_LADDER, "lr": NLTK_CHOSEN_LR},
+    "nltk_dense": {"config": _nltk, "set": _DENSE, "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR},
+    "nltk_frontier": {"config": _nltk, "set": _FRONTIER, "ladder": CPU_LADDER,
+                      "lr": NLTK_CHOSEN_LR, "steps": frontier_steps()},
+    "nltk_frontier_cos": {"config": _nltk, "set": {**_FRONTIER, "train.schedule": "cosine"},
+                          "ladder": CPU_LADDER, "lr": NLTK_CHOSEN_LR, "steps": frontier_steps()},
+    "nltk_curves": {"config": _nltk, "ladder": NLTK_CURVES_LADDER, "lr": NLTK_CHOSEN_LR,
+                    "set": {**_FRONTIER, "train.steps": NLTK_CURVES_STEPS, "train.seed": 1}},
     "gpu": {"config": analysis.gpu_ladder_config, "ladder": analysis.GPU_LADDER,
             "predict": {"why": GPU_WHY, "paper_note": GPU_PAPER, "units": "nats/token"}},
     "full": {"config": _full, "sizes": FULL_SIZES},
@@ -402,8 +374,11 @@ def _variant(arg) -> dict:
 
 
 def get_config(arg=None):
-  c = configlib.base_config()
-  _variant(arg)["config"](c)
+  c, v = configlib.base_config(), _variant(arg)
+  v["config"](c)
+  for key, value in v.get("set", {}).items():
+    section, _, leaf = key.partition(".")
+    c[section][leaf] = value
   c.name = "model_size"
   return c
 
