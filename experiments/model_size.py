@@ -255,10 +255,19 @@ _NLTK_FRONTIER_COS_WHY = (
     "paper's runs (Figs. 3, 14) decay theirs. Why: in nltk_frontier, at a constant rate, "
     "each model's final loss was still a mid-schedule loss, 1-4% below its loss where a "
     "larger model overtook it; decayed to zero, a run ends at what its budget reaches.")
-FINDINGS = FINDINGS + (
+_NLTK_FRONTIER_COS_IF_NOT = (  # written after this attempt's runs, from them
+    "Written after this attempt's runs: decayed to zero, the smaller models ended on the "
+    "envelope. No larger model overtook L1_d32, L2_d32 or L2_d48 before their runs "
+    "ended (0% each; L1_d24 was overtaken 31% above its end), and L2_d64 (N 9.8e4) held "
+    "the envelope at the largest compute: 1.564 nats against 1.614 (L3_d80), 1.700 "
+    "(L4_d96) and 1.864 (L4_d128), so N_opt ∝ C^0.02 [-0.05, 0.75]. At C ≈ 1e13 the "
+    "best size here is near 1e5, mid-ladder. Untried: compute far beyond 1e13, so that "
+    "the ladder's larger half is compute-optimal somewhere (the gpu variant).")
+FINDINGS = FINDINGS + (dataclasses.replace(
     next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
         "nltk_frontier_cos", suffix="nltk_frontier_cos", title="broad corpus, equal "
-        "compute, each run decayed to zero", why=_NLTK_FRONTIER_COS_WHY),)
+        "compute, each run decayed to zero", why=_NLTK_FRONTIER_COS_WHY),
+    if_not=_NLTK_FRONTIER_COS_IF_NOT),)
 
 # The third design of L(N, S) (issue #25), written on 2026-12-08 before its runs,
 # criteria of 2026-11-29 unchanged. The nltk attempt's errors (2-12%) grew with N:
