@@ -165,3 +165,19 @@ def test_frontier_holdout_predicts_the_largest_models():
   assert {r["run"] for r in h["rows"]} <= held
   # A pure power law extrapolates this frontier to within a few percent.
   assert h["max_abs_rel_error"] < 0.1
+
+
+def test_an_envelope_held_by_one_run_gives_n_opt_exponent_exactly_zero():
+  # Two runs where the larger is below the smaller at every compute they share: N_opt
+  # is that run's N throughout, so its exponent is 0 exactly (a bootstrap resample of
+  # this kind puts an interval's low end at 0, not at a round-off +-1e-16 above it).
+  steps = np.geomspace(10, 2e5, 60)
+  small, large = (curves_lib.Curve(f"n{n:g}", n, 6 * n * steps * BATCH, loss, steps, BATCH)
+                  for n, loss in ((1e6, loss_ns(1e6, steps) + 1e3), (1e7, loss_ns(1e7, steps))))
+  result = frontier.compute_frontier([small, large, large], min_runs=2)
+  assert set(np.array(result.envelopes["C"].run)[result.masks["C"]]) == {"n1e+07"}
+  assert result.params["C.N_exp"] == 0.0
+  fit = frontier.power_fit(np.geomspace(1e-6, 1e-2, 9), np.full(9, 3.3e5))
+  assert fit == {"coef": 3.3e5, "exponent": 0.0}
+  growing = frontier.power_fit(np.geomspace(1e-6, 1e-2, 9), np.geomspace(1e4, 1e6, 9))
+  assert growing["exponent"] == pytest.approx(0.5)

@@ -117,8 +117,13 @@ def envelope(xs: Sequence[np.ndarray], losses: Sequence[np.ndarray],
 
 
 def power_fit(x_pf: np.ndarray, y: np.ndarray) -> dict[str, float]:
-  """Least squares in log-log: y = coef * x^exponent (x in PF-days)."""
-  exponent, log_coef = np.polyfit(np.log(x_pf), np.log(y), 1)
+  """Least squares in log-log: y = coef * x^exponent (x in PF-days). A constant y
+  (one run on the envelope throughout) has exponent 0 exactly, not the +-1e-16 of
+  round-off whose sign would decide whether an interval's low end is above 0."""
+  log_y = np.log(y)
+  if len(log_y) and np.ptp(log_y) == 0:
+    return {"coef": float(y[0]), "exponent": 0.0}
+  exponent, log_coef = np.polyfit(np.log(x_pf), log_y, 1)
   return {"coef": float(np.exp(log_coef)), "exponent": float(exponent)}
 
 
