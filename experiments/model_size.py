@@ -197,6 +197,14 @@ FINDINGS = (FINDINGS
                     for f in FINDINGS))
 
 
+def _again(key: str, variant: str, title: str, why: str, if_not: str = "") -> tuple:
+  """(`key`'s first attempt repeated on `variant`, key suffix = variant, with if_not if
+  given,): one later design of one finding."""
+  f = next(f for f in FINDINGS if f.key == key).repeat(variant, suffix=variant, title=title,
+                                                      why=why)
+  return (dataclasses.replace(f, if_not=if_not) if if_not else f),
+
+
 # The third design of sample efficiency (issue #25), written on 2026-12-07 before
 # its runs, under the criteria of 2026-11-29 unchanged. The nltk attempt missed at
 # its 4-model level only (rho -0.80): L3_d80 reached the level at 1.42M tokens and
@@ -215,9 +223,8 @@ _NLTK_DENSE_WHY = (
     "on validation every 20 steps (40,960 bytes, 16 batches) instead of every 100, so "
     "that near neighbours are ordered by the curves and not by the interpolation "
     "between evaluations 204,800 tokens apart.")
-FINDINGS = FINDINGS + (next(f for f in FINDINGS if f.key == "sample_efficiency").repeat(
-    "nltk_dense", suffix="nltk_dense", title="broad corpus, tuned, dense evaluations",
-    why=_NLTK_DENSE_WHY),)
+FINDINGS += _again("sample_efficiency", "nltk_dense", "broad corpus, tuned, dense evaluations",
+                   _NLTK_DENSE_WHY)
 
 
 # The third design of the compute frontier (issue #25), written on 2026-12-07
@@ -239,10 +246,8 @@ _NLTK_FRONTIER_IF_NOT = (
     "The criterion compares with each model's own final loss; small models trained to "
     "convergence (10x these 8000 steps) would compare with the converged loss, as the "
     "paper's ~10% does; or models of 1e6 and more (the gpu variant).")
-FINDINGS = FINDINGS + (dataclasses.replace(
-    next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
-        "nltk_frontier", suffix="nltk_frontier", title="broad corpus, equal compute",
-        why=_NLTK_FRONTIER_WHY), if_not=_NLTK_FRONTIER_IF_NOT),)
+FINDINGS += _again("compute_frontier", "nltk_frontier", "broad corpus, equal compute",
+                   _NLTK_FRONTIER_WHY, _NLTK_FRONTIER_IF_NOT)
 
 # The fourth design of the compute frontier (issue #25), written on 2026-12-08 before
 # its runs, criteria of 2026-11-29 unchanged: nltk_frontier's models, rates, steps and
@@ -263,11 +268,8 @@ _NLTK_FRONTIER_COS_IF_NOT = (  # written after this attempt's runs, from them
     "(L4_d96) and 1.864 (L4_d128), so N_opt ∝ C^0.02 [-0.05, 0.75]. At C ≈ 1e13 the "
     "best size here is near 1e5, mid-ladder. Untried: compute far beyond 1e13, so that "
     "the ladder's larger half is compute-optimal somewhere (the gpu variant).")
-FINDINGS = FINDINGS + (dataclasses.replace(
-    next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
-        "nltk_frontier_cos", suffix="nltk_frontier_cos", title="broad corpus, equal "
-        "compute, each run decayed to zero", why=_NLTK_FRONTIER_COS_WHY),
-    if_not=_NLTK_FRONTIER_COS_IF_NOT),)
+FINDINGS += _again("compute_frontier", "nltk_frontier_cos", "broad corpus, equal compute, "
+                   "each run decayed to zero", _NLTK_FRONTIER_COS_WHY, _NLTK_FRONTIER_COS_IF_NOT)
 
 # The fifth design of the compute frontier (issue #25), written on 2026-12-08 after
 # the fourth's runs and before its own, criteria of 2026-11-29 unchanged: the paper's
@@ -291,11 +293,9 @@ _NLTK_FRONTIER_LONG_IF_NOT = (  # written after this attempt's runs, from them
     "200 bootstrap resamples hold two of the five models, one of them on the envelope "
     "throughout, so N_opt does not grow in them. Untried: more models under 1e5 (fresh "
     "runs), so that fewer resamples hold only two; or the gpu variant.")
-FINDINGS = FINDINGS + (dataclasses.replace(
-    next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
-        "nltk_frontier_long", suffix="nltk_frontier_long", title="broad corpus, five small "
-        "models, the same long steps each, decayed to zero", why=_NLTK_FRONTIER_LONG_WHY),
-    if_not=_NLTK_FRONTIER_LONG_IF_NOT),)
+FINDINGS += _again("compute_frontier", "nltk_frontier_long", "broad corpus, five small "
+                   "models, the same long steps each, decayed to zero", _NLTK_FRONTIER_LONG_WHY,
+                   _NLTK_FRONTIER_LONG_IF_NOT)
 
 # The sixth design (issue #25), written on 2026-12-08 after the fifth's runs and before
 # its own, criteria of 2026-11-29 unchanged: the fifth's, with eight models under 1e5
@@ -304,24 +304,25 @@ FINDINGS = FINDINGS + (dataclasses.replace(
 NLTK_FRONTIER_MORE_LADDER = sorted(CPU_LADDER[:5] + [(1, 28, 2), (2, 40, 2), (2, 56, 2)],
                                    key=lambda s: s[0] * s[1] ** 2)
 NLTK_FRONTIER_MORE_LR = {**NLTK_CHOSEN_LR, "L1_d28": 1e-2, "L2_d40": 1e-2, "L2_d56": 4.5e-3}
-FINDINGS = FINDINGS + (
-    next(f for f in FINDINGS if f.key == "compute_frontier").repeat(
-        "nltk_frontier_more", suffix="nltk_frontier_more", title="broad corpus, eight small "
-        "models, the same long steps each, decayed to zero", why=(
-            " Eighth attempt (variant nltk_frontier_more, the sixth design): the fifth "
-            "design (24,000 steps each, cosine to zero) with eight models from 6.9K to 98K "
-            "parameters, the fifth's five and L1_d28, L2_d40 and L2_d56, each new one at the "
-            "rate the nltk grid chose for the ladder model nearest it in log N (1e-2, 1e-2, "
-            "4.5e-3), every run new (seed 1). Why: the fifth design measured a = 0.74 and a "
-            "median gap of 11.4%, but 9 of its 200 bootstrap resamples held only two of its "
-            "five models, one on the envelope throughout, so the interval reached 0; with "
-            "eight, a resample holds at most two models 230 times less often (0.04% against 9.8%).")),)
-FINDINGS = FINDINGS[:-1] + (dataclasses.replace(FINDINGS[-1], if_not=(  # after its runs
+_NLTK_FRONTIER_MORE_WHY = (
+    " Eighth attempt (variant nltk_frontier_more, the sixth design): the fifth design "
+    "(24,000 steps each, cosine to zero) with eight models from 6.9K to 98K parameters, "
+    "the fifth's five and L1_d28, L2_d40 and L2_d56, each new one at the rate the nltk "
+    "grid chose for the ladder model nearest it in log N (1e-2, 1e-2, 4.5e-3), every run "
+    "new (seed 1). Why: the fifth design measured a = 0.74 and a median gap of 11.4%, but "
+    "9 of its 200 bootstrap resamples held only two of its five models, one on the "
+    "envelope throughout, so the interval reached 0; with eight, a resample holds at most "
+    "two models 230 times less often (0.04% against 9.8%).")
+_NLTK_FRONTIER_MORE_IF_NOT = (  # written after this attempt's runs, from them
     "Written after this attempt's runs: 7 frontier models overtaken a median 11.9% above "
     "their final loss (all but L2_d48, 0.0%, at 8.7-14.1%), but N_opt ∝ C^0.47 with a 95% "
     "interval [-0.32, 0.96], whose low end is further below 0 than the fifth design's "
-    "(0.00): more models over the same 1.15 decades did not narrow it. Untried: a ladder spanning more decades "
-    "of N at this length (models of 1e6 take hours per run on 2 cores); the gpu variant.")),)
+    "(0.00): more models over the same 1.15 decades did not narrow it. Untried: a ladder "
+    "spanning more decades of N at this length (models of 1e6 take hours per run on 2 "
+    "cores); the gpu variant.")
+FINDINGS += _again("compute_frontier", "nltk_frontier_more", "broad corpus, eight small "
+                   "models, the same long steps each, decayed to zero", _NLTK_FRONTIER_MORE_WHY,
+                   _NLTK_FRONTIER_MORE_IF_NOT)
 
 # The third design of L(N, S) (issue #25), written on 2026-12-08 before its runs,
 # criteria of 2026-11-29 unchanged. The nltk attempt's errors (2-12%) grew with N:
@@ -334,15 +335,14 @@ _NLTK_CURVES_IF_NOT = (  # written after this attempt's runs, from them
     "3.7% too high: the smaller curves flatten sooner than the larger ones, and L2_d48 "
     "(seed 1) sat on the plateau until step ~1500. Untried: S_min from a measured B_crit(L) "
     "(the first attempt's remedy); or models of 1e6 and more (the gpu variant).")
-_L_N_S_CURVES = next(f for f in FINDINGS if f.key == "L_N_S").repeat(
-    "nltk_curves", suffix="nltk_curves", title="broad corpus, long curves of small models",
-    why=" Fourth attempt (variant nltk_curves, the third design): the nltk ladder's five "
+FINDINGS += _again(
+    "L_N_S", "nltk_curves", "broad corpus, long curves of small models",
+    " Fourth attempt (variant nltk_curves, the third design): the nltk ladder's five "
     "models under 1e5 parameters (7K-100K) on NLTK's broad corpus, 6000 steps each (12.3M "
     "bytes: nothing repeats), new runs (seed 1) at the rates the nltk grid chose, a "
     "50-step warmup then constant, so that the fit window (steps 100-3000) lies mostly "
     "after the plateau. The ladder's three larger models are left out (20-60 min each at "
-    "this length on 2 cores), so N spans 1.1 decades, not 2.")
-FINDINGS = FINDINGS + (dataclasses.replace(_L_N_S_CURVES, if_not=_NLTK_CURVES_IF_NOT),)
+    "this length on 2 cores), so N spans 1.1 decades, not 2.", _NLTK_CURVES_IF_NOT)
 
 
 def frontier_steps(ladder=CPU_LADDER) -> dict:
